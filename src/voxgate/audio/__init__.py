@@ -1,0 +1,1 @@
+"""Pure audio helpers: PCM conversions, base64, stateful resampling, WAV files."""

@@ -1,0 +1,584 @@
+"""The conversation engine: one per call. Routes client events through VAD, turn-taking,
+STT, the agent and TTS, and puts server events in an :class:`Outbox`.
+
+The transport calls :meth:`Conversation.start` once, :meth:`Conversation.handle` for each
+decoded client event (in order, one at a time), and :meth:`Conversation.close` when the
+socket ends; it sends what :attr:`Conversation.outbox` yields. When the agent ends the
+call, :attr:`Conversation.finished` is set after the last audio has been played.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal, Protocol, assert_never
+
+import numpy as np
+
+from voxgate.agents.base import (
+    Agent,
+    AgentContext,
+    Channel,
+    EndCall,
+    HistoryItem,
+    ReplyPart,
+    ReplyText,
+)
+from voxgate.audio.pcm import (
+    Float32Array,
+    FrameSplitter,
+    SampleAligner,
+    bytes_to_int16,
+    duration_ms,
+    int16_to_float32,
+)
+from voxgate.audio.resample import StreamResampler
+from voxgate.conversation.outbox import Outbox
+from voxgate.conversation.transcript import Playback, SentenceBuffer
+from voxgate.conversation.turns import SpeechStarted, TurnDetector, TurnEnded, TurnSettings
+from voxgate.events import (
+    AgentAudio,
+    AgentTalking,
+    AudioIn,
+    ClientEvent,
+    CloseReason,
+    CloseRequested,
+    Error,
+    Ignored,
+    Interruption,
+    SessionEnded,
+    SessionStarted,
+    TextIn,
+    Transcript,
+    TranscriptDelta,
+    UserSpeechStarted,
+)
+from voxgate.speech.services import SpeechServices
+from voxgate.speech.vad import VAD_FRAME, VAD_FRAME_MS, VAD_RATE
+from voxgate.store import NewConversation, NewTurn
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["webcall", "chat"]
+CHUNK_MS = 40.0
+"""Agent audio is sent in chunks of this length."""
+
+
+class TurnRecorder(Protocol):
+    """The part of the store a conversation writes to."""
+
+    async def create_conversation(self, conv: NewConversation) -> None: ...
+    async def add_turn(self, conversation_id: str, turn: NewTurn) -> int: ...
+    async def end_conversation(
+        self, conversation_id: str, reason: str, ended_at: datetime
+    ) -> None: ...
+
+
+@dataclass(slots=True)
+class TurnTiming:
+    """Monotonic seconds of one turn's milestones (``None`` until reached)."""
+
+    speech_end: float | None = None
+    detected: float | None = None
+    stt_done: float | None = None
+    first_text: float | None = None
+    first_audio: float | None = None
+    first_sent: float | None = None
+
+    def as_ms(self) -> dict[str, float | None]:
+        def span(a: float | None, b: float | None) -> float | None:
+            return round((b - a) * 1000, 1) if a is not None and b is not None else None
+
+        return {
+            "endpointing_ms": span(self.speech_end, self.detected),
+            "stt_ms": span(self.detected, self.stt_done),
+            "agent_first_text_ms": span(self.stt_done, self.first_text),
+            "tts_first_audio_ms": span(self.first_text, self.first_audio),
+            "first_byte_ms": span(self.first_audio, self.first_sent),
+            "voice_to_voice_ms": span(self.speech_end, self.first_sent),
+        }
+
+
+@dataclass(slots=True)
+class _Reply:
+    """The agent turn in progress."""
+
+    timing: TurnTiming
+    started_at: datetime
+    playback: Playback = field(default_factory=Playback)
+    answers: list[str] = field(default_factory=list)
+    """The user texts this reply answers (re-queued if it is dropped before talking)."""
+    generated: list[str] = field(default_factory=list)
+    talking: bool = False
+    task: asyncio.Task[None] | None = None
+
+
+class Conversation:
+    """One call or chat session. Not thread-safe: use from one event loop."""
+
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        session_id: str,
+        tenant_id: str,
+        agent: Agent,
+        turn_settings: TurnSettings,
+        services: SpeechServices | None,
+        recorder: TurnRecorder,
+        mode: Mode,
+        sample_rate: int,
+        variables: dict[str, str | int | float | bool],
+        dialect: str,
+        channel: Channel = "voice",
+        lead_ms: float = 250.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if mode == "webcall" and services is None:
+            raise ValueError("a webcall needs speech services")
+        self.call_id = call_id
+        self.session_id = session_id
+        self.tenant_id = tenant_id
+        self.agent = agent
+        self.mode = mode
+        self.sample_rate = sample_rate
+        self.variables = variables
+        self.dialect = dialect
+        self.channel: Channel = channel
+        self.outbox = Outbox()
+        self.finished = asyncio.Event()
+        self.history: list[HistoryItem] = []
+        self._services = services
+        self._recorder = recorder
+        self._settings = turn_settings
+        self._lead_ms = lead_ms
+        self._clock = clock
+        self._detector = TurnDetector(turn_settings)
+        self._aligner = SampleAligner()
+        self._splitter = FrameSplitter(VAD_FRAME)
+        self._in_resampler = StreamResampler(sample_rate, VAD_RATE)
+        self._vad = services.vad.acquire() if services and mode == "webcall" else None
+        keep = turn_settings.prefix_padding_ms + turn_settings.barge_in_min_ms + 200
+        self._idle_frames = int(keep / VAD_FRAME_MS) + 1
+        self._frames: deque[Float32Array] = deque()
+        self._frames_start_ms = 0.0  # stream time of self._frames[0]
+        self._stream_ms = 0.0  # stream time of VAD input processed so far
+        self._speech_start_wall: datetime | None = None
+        self._reply: _Reply | None = None
+        self._stt_tail: asyncio.Task[None] | None = None  # last user-turn transcription
+        self._unanswered: list[str] = []
+        self._closed = False
+        self.end_reason: CloseReason | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Record the conversation, announce the session, and greet (if the agent does)."""
+        await self._recorder.create_conversation(
+            NewConversation(
+                id=self.call_id,
+                tenant_id=self.tenant_id,
+                agent_id=self.agent.id,
+                channel=self.channel,
+                dialect=self.dialect,
+                mode=self.mode,
+                sample_rate=self.sample_rate if self.mode == "webcall" else None,
+                variables=dict(self.variables),
+                started_at=_now(),
+            )
+        )
+        self.outbox.put(
+            SessionStarted(
+                session_id=self.session_id, call_id=self.call_id, sample_rate=self.sample_rate
+            )
+        )
+        greeting = self.agent.greeting(self._context())
+        if greeting:
+            self._start_reply(_single(greeting), TurnTiming())
+
+    async def close(self, reason: CloseReason) -> None:
+        """End the session: keep what was said (an agent turn cut to what was heard),
+        record the end, and put :class:`SessionEnded` as the last event. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.end_reason = reason
+        await self._interrupt(notify=False)
+        if self._stt_tail is not None:
+            # The user's last words are accepted input: finish and store them.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._stt_tail), timeout=10)
+        if self._reply is not None and self._reply.task is not None:
+            self._reply.task.cancel()
+            with contextlib.suppress(BaseException):
+                await self._reply.task
+        try:
+            await self._recorder.end_conversation(self.call_id, reason, _now())
+        except Exception:
+            log.exception("call %s: could not record the end of the conversation", self.call_id)
+        if self._vad is not None and self._services is not None:
+            self._services.vad.release(self._vad)
+            self._vad = None
+        self.outbox.put(SessionEnded(reason=reason))
+        self.outbox.close()
+        self.finished.set()
+
+    # --- client events --------------------------------------------------------------------
+
+    async def handle(self, event: ClientEvent) -> None:
+        """Process one client event. Protocol problems become :class:`Error` events."""
+        if self._closed:
+            return
+        match event:
+            case AudioIn():
+                if self.mode != "webcall":
+                    self.outbox.put(
+                        Error(code="invalid_event", message="audio is not accepted in chat mode")
+                    )
+                    return
+                await self._audio(event.pcm)
+            case TextIn():
+                await self._interrupt(notify=True)
+                self._cancel_pending_reply()
+                now = self._clock()
+                self.outbox.put(Transcript(role="user", text=event.text))
+                await self._store_user_turn(event.text, _now(), _now(), TurnTiming())
+                self._answer(TurnTiming(speech_end=now, detected=now, stt_done=now))
+            case CloseRequested():
+                await self.close("client_requested")
+            case Ignored():
+                pass
+            case _:
+                assert_never(event)
+
+    # --- audio in -------------------------------------------------------------------------
+
+    async def _audio(self, pcm: bytes) -> None:
+        assert self._vad is not None
+        samples = bytes_to_int16(self._aligner.feed(pcm))
+        if samples.size == 0:
+            return
+        audio16k = int16_to_float32(self._in_resampler.process(samples))
+        for frame in self._splitter.feed(audio16k):
+            prob = self._vad.process(frame)  # ~0.15 ms: cheaper inline than a thread hop
+            start = self._stream_ms
+            self._stream_ms += VAD_FRAME_MS
+            self._frames.append(frame)
+            action = self._detector.feed(prob, start, self._stream_ms)
+            if not self._detector.in_user_turn and action is None:
+                while len(self._frames) > self._idle_frames:
+                    self._frames.popleft()
+                    self._frames_start_ms += VAD_FRAME_MS
+            if isinstance(action, SpeechStarted):
+                await self._on_speech_started(action)
+            elif isinstance(action, TurnEnded):
+                self._on_turn_ended(action)
+
+    async def _on_speech_started(self, action: SpeechStarted) -> None:
+        ago = (self._stream_ms - action.start_ms) / 1000
+        self._speech_start_wall = _now() - timedelta(seconds=ago)
+        self.outbox.put(UserSpeechStarted(at=self._speech_start_wall))
+        if action.barge_in:
+            await self._interrupt(notify=True)
+        else:
+            # The user went on talking before the agent spoke: answer everything at once.
+            self._cancel_pending_reply()
+
+    def _on_turn_ended(self, action: TurnEnded) -> None:
+        now = self._clock()
+        timing = TurnTiming(
+            speech_end=now - (self._stream_ms - action.end_ms) / 1000,
+            detected=now,
+        )
+        pad = self._settings.prefix_padding_ms
+        first = max(0, int((action.start_ms - pad - self._frames_start_ms) / VAD_FRAME_MS))
+        last = int((action.end_ms + 200 - self._frames_start_ms) / VAD_FRAME_MS) + 1
+        frames = list(self._frames)[first:last]
+        audio = np.concatenate(frames) if frames else np.zeros(0, np.float32)
+        started = self._speech_start_wall or _now()
+        ended = _now() - timedelta(seconds=(self._stream_ms - action.end_ms) / 1000)
+        previous = self._stt_tail
+        self._stt_tail = asyncio.create_task(
+            self._transcribe_turn(previous, audio, started, ended, timing)
+        )
+
+    async def _transcribe_turn(
+        self,
+        previous: asyncio.Task[None] | None,
+        audio: Float32Array,
+        started: datetime,
+        ended: datetime,
+        timing: TurnTiming,
+    ) -> None:
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await previous  # keep user turns in order
+        assert self._services is not None
+        try:
+            text = await self._services.transcribe(audio)
+        except Exception:
+            log.exception("call %s: speech-to-text failed", self.call_id)
+            self.outbox.put(Error(code="internal_error", message="speech recognition failed"))
+            return
+        timing.stt_done = self._clock()
+        if not text:
+            return  # noise, not words
+        self.outbox.put(TranscriptDelta(role="user", text=text))
+        self.outbox.put(Transcript(role="user", text=text))
+        await self._store_user_turn(text, started, ended, timing)
+        if self._closed or self._detector.in_user_turn:
+            return  # the user is talking again: answer when that turn ends
+        self._answer(timing)
+
+    # --- replies --------------------------------------------------------------------------
+
+    def _answer(self, timing: TurnTiming) -> None:
+        """Answer the user turns not answered yet."""
+        if not self._unanswered or self._closed:
+            return
+        answers = list(self._unanswered)
+        self._unanswered.clear()
+        parts = self.agent.respond(self._context(), " ".join(answers))
+        self._start_reply(parts, timing, answers)
+
+    def _start_reply(
+        self, parts: AsyncIterator[ReplyPart], timing: TurnTiming, answers: list[str] | None = None
+    ) -> None:
+        reply = _Reply(timing=timing, started_at=_now(), answers=answers or [])
+        self._reply = reply
+        reply.task = asyncio.create_task(self._run_reply(reply, parts))
+
+    async def _run_reply(self, reply: _Reply, parts: AsyncIterator[ReplyPart]) -> None:
+        try:
+            if self.mode == "webcall":
+                await self._speak(reply, parts)
+            else:
+                await self._write(reply, parts)
+        except Exception:
+            log.exception("call %s: the reply failed", self.call_id)
+            self.outbox.put(Error(code="internal_error", message="the agent could not reply"))
+            if reply.talking:
+                reply.talking = False
+                self._detector.agent_talking = False
+                self.outbox.put(AgentTalking(talking=False, at=_now()))
+            if self._reply is reply:
+                self._reply = None
+
+    def _cancel_pending_reply(self) -> None:
+        """Drop a reply that has not started talking yet; its user text is answered later."""
+        reply = self._reply
+        if reply is None or reply.talking or reply.task is None or reply.task.done():
+            return
+        reply.task.cancel()
+        self._reply = None
+        self._unanswered[:0] = reply.answers
+
+    async def _write(self, reply: _Reply, parts: AsyncIterator[ReplyPart]) -> None:
+        """A text reply (chat mode): cumulative deltas, then the final transcript."""
+        end_call = False
+        async for part in parts:
+            match part:
+                case ReplyText():
+                    if reply.timing.first_text is None:
+                        reply.timing.first_text = self._clock()
+                    reply.generated.append(part.text)
+                    self.outbox.put(
+                        TranscriptDelta(role="assistant", text="".join(reply.generated))
+                    )
+                case EndCall():
+                    end_call = True
+        await self._finish_reply(reply, end_call)
+
+    async def _speak(self, reply: _Reply, parts: AsyncIterator[ReplyPart]) -> None:
+        """A spoken reply: text → sentences → TTS → paced audio, as a pipeline."""
+        assert self._services is not None
+        services = self._services
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        audio: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
+        end_call = False
+
+        async def think() -> None:
+            nonlocal end_call
+            buf = SentenceBuffer()
+            try:
+                async for part in parts:
+                    match part:
+                        case ReplyText():
+                            if reply.timing.first_text is None:
+                                reply.timing.first_text = self._clock()
+                            reply.generated.append(part.text)
+                            for s in buf.feed(part.text):
+                                sentences.put_nowait(s)
+                        case EndCall():
+                            end_call = True
+                for s in buf.flush():
+                    sentences.put_nowait(s)
+            finally:
+                sentences.put_nowait(None)
+
+        async def synthesize() -> None:
+            resampler = StreamResampler(services.tts.sample_rate, self.sample_rate)
+            try:
+                while (sentence := await sentences.get()) is not None:
+                    pcm = resampler.process(await services.synthesize(sentence))
+                    if reply.timing.first_audio is None:
+                        reply.timing.first_audio = self._clock()
+                    audio.put_nowait((sentence, pcm.tobytes()))
+                tail = resampler.flush()
+                if tail.size:
+                    audio.put_nowait(("", tail.tobytes()))
+            finally:
+                audio.put_nowait(None)
+
+        async def play() -> None:
+            chunk_bytes = int(self.sample_rate * CHUNK_MS / 1000) * 2
+            playback = reply.playback
+            shown = ""
+            while (item := await audio.get()) is not None:
+                sentence, pcm = item
+                playback.add_segment(sentence, duration_ms(len(pcm), self.sample_rate))
+                for pos in range(0, len(pcm), chunk_bytes):
+                    now_ms = self._clock() * 1000
+                    wait = playback.lead_ms(now_ms) - self._lead_ms
+                    if wait > 0:
+                        await asyncio.sleep(wait / 1000)
+                        now_ms = self._clock() * 1000
+                    if not reply.talking:
+                        reply.talking = True
+                        self._detector.agent_talking = True
+                        self.outbox.put(AgentTalking(talking=True, at=_now()))
+                    chunk = pcm[pos : pos + chunk_bytes]
+                    self.outbox.put(AgentAudio(pcm=chunk))
+                    if reply.timing.first_sent is None:
+                        reply.timing.first_sent = now_ms / 1000
+                    playback.sent(duration_ms(len(chunk), self.sample_rate), now_ms)
+                    text = playback.text_at(playback.sent_ms)
+                    if text != shown:
+                        shown = text
+                        self.outbox.put(TranscriptDelta(role="assistant", text=text))
+            # Stay "talking" until the client has played it all, so a late barge-in still
+            # cuts the transcript correctly.
+            remaining = playback.lead_ms(self._clock() * 1000)
+            if remaining > 0:
+                await asyncio.sleep(remaining / 1000)
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(think())
+            tg.create_task(synthesize())
+            tg.create_task(play())
+        await self._finish_reply(reply, end_call)
+
+    async def _finish_reply(self, reply: _Reply, end_call: bool) -> None:
+        text = "".join(reply.generated).strip()
+        if text:
+            self.outbox.put(Transcript(role="assistant", text=text))
+        if reply.talking:
+            reply.talking = False
+            self._detector.agent_talking = False
+            self.outbox.put(AgentTalking(talking=False, at=_now()))
+        if self._reply is reply:
+            self._reply = None
+        if text:
+            await self._store_assistant_turn(reply, text, None)
+        if end_call:
+            # Close from outside this task: close() waits for the reply task to end.
+            asyncio.get_running_loop().call_soon(self._end_soon)
+
+    def _end_soon(self) -> None:
+        task = asyncio.create_task(self.close("ended"))
+        task.add_done_callback(_log_task_error)
+        self._end_task = task
+
+    async def _interrupt(self, *, notify: bool) -> None:
+        """Barge-in: stop the talking reply now; nothing of it is sent after this."""
+        reply = self._reply
+        if reply is None or not reply.talking:
+            return
+        played = reply.playback.played_ms(self._clock() * 1000)
+        self._reply = None
+        if reply.task is not None and not reply.task.done():
+            reply.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reply.task
+        reply.talking = False
+        self._detector.agent_talking = False
+        self.outbox.drop_reply_audio()
+        heard = reply.playback.text_at(played)
+        if notify:
+            self.outbox.put(Interruption())
+            self.outbox.put(Transcript(role="assistant", text=heard, interrupted=True))
+            self.outbox.put(AgentTalking(talking=False, at=_now()))
+        generated = "".join(reply.generated).strip()
+        await self._store_assistant_turn(reply, generated, heard)
+
+    # --- transcript and store -------------------------------------------------------------
+
+    def _context(self) -> AgentContext:
+        return AgentContext(
+            call_id=self.call_id,
+            channel=self.channel,
+            variables=self.variables,
+            history=tuple(self.history),
+        )
+
+    async def _store_user_turn(
+        self, text: str, started: datetime, ended: datetime, timing: TurnTiming
+    ) -> None:
+        self.history.append(HistoryItem(role="user", text=text))
+        self._unanswered.append(text)
+        ms = timing.as_ms()
+        await self._add_turn(
+            NewTurn(
+                role="user",
+                text=text,
+                heard_text=None,
+                interrupted=False,
+                started_at=started,
+                ended_at=ended,
+                endpointing_ms=ms["endpointing_ms"],
+                stt_ms=ms["stt_ms"],
+            )
+        )
+
+    async def _store_assistant_turn(self, reply: _Reply, text: str, heard: str | None) -> None:
+        self.history.append(HistoryItem(role="assistant", text=heard if heard is not None else text))
+        ms = reply.timing.as_ms()
+        await self._add_turn(
+            NewTurn(
+                role="assistant",
+                text=text,
+                heard_text=heard,
+                interrupted=heard is not None,
+                started_at=reply.started_at,
+                ended_at=_now(),
+                agent_first_text_ms=ms["agent_first_text_ms"],
+                tts_first_audio_ms=ms["tts_first_audio_ms"],
+                first_byte_ms=ms["first_byte_ms"],
+                voice_to_voice_ms=ms["voice_to_voice_ms"],
+            )
+        )
+
+    async def _add_turn(self, turn: NewTurn) -> None:
+        try:
+            await self._recorder.add_turn(self.call_id, turn)
+        except Exception:
+            log.exception("call %s: could not store a %s turn", self.call_id, turn.role)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _single(text: str) -> AsyncIterator[ReplyPart]:
+    yield ReplyText(text=text)
+
+
+def _log_task_error(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task failed", exc_info=task.exception())

@@ -1,0 +1,51 @@
+"""The queue between a conversation and its transport's single writer task."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+from voxgate.events import AgentAudio, ServerEvent, TranscriptDelta
+
+
+class Outbox:
+    """FIFO of server events. The conversation puts; one writer task gets and sends."""
+
+    __slots__ = ("_closed", "_items", "_ready")
+
+    def __init__(self) -> None:
+        self._items: deque[ServerEvent] = deque()
+        self._ready = asyncio.Event()
+        self._closed = False
+
+    def put(self, event: ServerEvent) -> None:
+        if self._closed:
+            return
+        self._items.append(event)
+        self._ready.set()
+
+    def drop_reply_audio(self) -> int:
+        """Remove queued agent audio and assistant text deltas (barge-in); return the count."""
+        before = len(self._items)
+        kept = [
+            e
+            for e in self._items
+            if not isinstance(e, AgentAudio)
+            and not (isinstance(e, TranscriptDelta) and e.role == "assistant")
+        ]
+        self._items.clear()
+        self._items.extend(kept)
+        return before - len(kept)
+
+    def close(self) -> None:
+        """No more puts; the writer drains what is queued, then gets ``None``."""
+        self._closed = True
+        self._ready.set()
+
+    async def get(self) -> ServerEvent | None:
+        while not self._items:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        return self._items.popleft()

@@ -1,0 +1,131 @@
+"""Turn-taking as a pure state machine, fed with VAD probabilities and stream times.
+
+No audio, no clock: the caller passes each VAD frame's speech probability and the stream
+time (ms of input audio received) at the frame's end, and gets back what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnSettings:
+    """Per-agent turn settings (milliseconds unless said otherwise)."""
+
+    vad_threshold: float = 0.5
+    """Speech probability at or above which a frame counts as speech."""
+    min_speech_ms: float = 150.0
+    """Speech needed before a user turn starts (shorter blips are ignored)."""
+    silence_ms: float = 600.0
+    """Non-speech after which the user's turn ends."""
+    prefix_padding_ms: float = 300.0
+    """Audio kept from before speech onset and handed to STT."""
+    barge_in_min_ms: float = 200.0
+    """Speech needed, while the agent talks, to interrupt it (guards against echo)."""
+    max_turn_ms: float = 28000.0
+    """A user turn is ended after this long even without silence (STT takes 30 s at most)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.vad_threshold < 1.0:
+            raise ValueError("vad_threshold must be between 0 and 1")
+        for name in (
+            "min_speech_ms",
+            "silence_ms",
+            "prefix_padding_ms",
+            "barge_in_min_ms",
+            "max_turn_ms",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+
+    @property
+    def release_threshold(self) -> float:
+        """Hysteresis: a frame is non-speech only below this."""
+        return max(0.01, self.vad_threshold - 0.15)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechStarted:
+    """A user turn began at ``start_ms``; ``barge_in`` if the agent was talking."""
+
+    start_ms: float
+    barge_in: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnEnded:
+    """The user's turn ended: speech spanned ``start_ms``..``end_ms``."""
+
+    start_ms: float
+    end_ms: float
+
+
+TurnAction = SpeechStarted | TurnEnded
+
+
+class _State(Enum):
+    IDLE = "idle"
+    ONSET = "onset"  # speech seen, not yet long enough
+    SPEAKING = "speaking"  # user turn confirmed
+
+
+class TurnDetector:
+    """Feed one VAD frame at a time with :meth:`feed`; tell it when the agent talks."""
+
+    __slots__ = ("_last_speech_ms", "_onset_ms", "_state", "agent_talking", "settings")
+
+    def __init__(self, settings: TurnSettings) -> None:
+        self.settings = settings
+        self.agent_talking = False
+        self._state = _State.IDLE
+        self._onset_ms = 0.0
+        self._last_speech_ms = 0.0
+
+    @property
+    def in_user_turn(self) -> bool:
+        return self._state is _State.SPEAKING
+
+    def feed(self, prob: float, frame_start_ms: float, frame_end_ms: float) -> TurnAction | None:
+        """Process one frame spanning ``frame_start_ms``..``frame_end_ms`` of input."""
+        s = self.settings
+        speech = prob >= s.vad_threshold
+        silence = prob < s.release_threshold
+        match self._state:
+            case _State.IDLE:
+                if speech:
+                    self._state = _State.ONSET
+                    self._onset_ms = frame_start_ms
+                    self._last_speech_ms = frame_end_ms
+                    return self._maybe_confirm(frame_end_ms)
+            case _State.ONSET:
+                if silence:
+                    self._state = _State.IDLE
+                    return None
+                if speech:
+                    self._last_speech_ms = frame_end_ms
+                return self._maybe_confirm(frame_end_ms)
+            case _State.SPEAKING:
+                if frame_end_ms - self._onset_ms >= s.max_turn_ms:
+                    self._state = _State.IDLE
+                    return TurnEnded(start_ms=self._onset_ms, end_ms=frame_end_ms)
+                if not silence:
+                    if speech:
+                        self._last_speech_ms = frame_end_ms
+                    return None
+                if frame_end_ms - self._last_speech_ms >= s.silence_ms:
+                    self._state = _State.IDLE
+                    return TurnEnded(start_ms=self._onset_ms, end_ms=self._last_speech_ms)
+        return None
+
+    def _maybe_confirm(self, now_ms: float) -> SpeechStarted | None:
+        needed = self.settings.barge_in_min_ms if self.agent_talking else self.settings.min_speech_ms
+        if now_ms - self._onset_ms < needed:
+            return None
+        self._state = _State.SPEAKING
+        return SpeechStarted(start_ms=self._onset_ms, barge_in=self.agent_talking)
+
+    def reset(self) -> None:
+        """Forget any speech in progress (e.g. after the call was paused)."""
+        self._state = _State.IDLE

@@ -1,0 +1,1 @@
+"""Wire protocols, one pure module each: ``decode(frame) -> events``, ``encode(event) -> frames``."""

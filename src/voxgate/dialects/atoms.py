@@ -1,0 +1,197 @@
+"""The Atoms-compatible realtime agent protocol (``/atoms/v1/agent/connect``).
+
+Pure: no I/O, no clock. Vendor field names stay in this module. ``decode`` raises
+:class:`~voxgate.errors.InvalidEvent` for a malformed frame; the caller answers with
+``encode(Error(code=exc.code, ...))`` and carries on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, assert_never
+
+from voxgate.audio.pcm import SUPPORTED_RATES, b64decode_strict, b64encode
+from voxgate.errors import InvalidEvent, SetupError
+from voxgate.events import (
+    AgentAudio,
+    AgentTalking,
+    AudioIn,
+    ClientEvent,
+    CloseRequested,
+    Error,
+    Ignored,
+    Interruption,
+    ServerEvent,
+    SessionEnded,
+    SessionStarted,
+    TextIn,
+    ToolCallStatus,
+    Transcript,
+    TranscriptDelta,
+    UserSpeechStarted,
+)
+
+Mode = Literal["webcall", "chat"]
+DEFAULT_SAMPLE_RATE = 24000
+RESERVED_VARIABLES = frozenset(
+    {
+        "call_id",
+        "conversation_type",
+        "agent_number",
+        "user_number",
+        "current_date",
+        "current_time",
+        "current_day",
+        "agent_gender",
+        "default_language",
+        "supported_languages",
+        "timezone",
+    }
+)
+Variables = dict[str, str | int | float | bool]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectParams:
+    """What the connect URL asks for (credentials are handled by the server)."""
+
+    agent_id: str | None
+    mode: Mode
+    sample_rate: int
+    variables: Variables
+
+
+def parse_mode(value: str | None) -> Mode:
+    if value in (None, "", "webcall"):
+        return "webcall"
+    if value == "chat":
+        return "chat"
+    raise SetupError(f"mode must be 'webcall' or 'chat', not {value!r}")
+
+
+def parse_sample_rate(value: str | None) -> int:
+    if value is None or value == "":
+        return DEFAULT_SAMPLE_RATE
+    try:
+        rate = int(value)
+    except ValueError:
+        rate = -1
+    if rate not in SUPPORTED_RATES:
+        allowed = ", ".join(map(str, SUPPORTED_RATES))
+        raise SetupError(f"sample_rate must be one of {allowed}, not {value!r}")
+    return rate
+
+
+def parse_variables(value: str | Mapping[str, Any] | None) -> Variables:
+    """Validate a variables object (JSON text or mapping); reserved keys are dropped."""
+    if value in (None, ""):
+        return {}
+    raw: Any = value
+    if isinstance(value, str):
+        try:
+            raw = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SetupError(f"variables must be a JSON object: {exc.msg}") from None
+    if not isinstance(raw, Mapping):
+        raise SetupError("variables must be a JSON object")
+    out: Variables = {}
+    for key, val in raw.items():
+        if not isinstance(val, str | int | float | bool) or val is None:
+            raise SetupError(f"variable {key!r} must be a string, number or boolean")
+        if key not in RESERVED_VARIABLES:
+            out[str(key)] = val
+    return out
+
+
+def parse_connect_params(query: Mapping[str, str]) -> ConnectParams:
+    """Validate the connect URL's query. Raises :class:`SetupError` (close 4000)."""
+    return ConnectParams(
+        agent_id=query.get("agent_id") or None,
+        mode=parse_mode(query.get("mode")),
+        sample_rate=parse_sample_rate(query.get("sample_rate")),
+        variables=parse_variables(query.get("variables")),
+    )
+
+
+def _field(msg: Mapping[str, Any], name: str, kind: str) -> str:
+    value = msg.get(name)
+    if value is None:
+        raise InvalidEvent(f"{kind}: missing field {name!r}")
+    if not isinstance(value, str):
+        raise InvalidEvent(f"{kind}: field {name!r} must be a string")
+    return value
+
+
+def decode(frame: str | bytes) -> list[ClientEvent]:
+    """Decode one client frame (JSON in a TEXT or BINARY message)."""
+    try:
+        msg = json.loads(frame)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidEvent(f"malformed JSON: {exc}") from None
+    if not isinstance(msg, dict):
+        raise InvalidEvent("an event must be a JSON object")
+    kind = msg.get("type")
+    if not isinstance(kind, str):
+        raise InvalidEvent("missing or non-string 'type'")
+    match kind:
+        case "input_audio_buffer.append":
+            try:
+                pcm = b64decode_strict(_field(msg, "audio", kind))
+            except ValueError as exc:
+                raise InvalidEvent(f"{kind}: 'audio' is not valid base64 ({exc})") from None
+            return [AudioIn(pcm=pcm)]
+        case "input_text.send":
+            text = _field(msg, "text", kind)
+            if not text.strip():
+                raise InvalidEvent(f"{kind}: 'text' must not be empty")
+            return [TextIn(text=text)]
+        case "session.close":
+            return [CloseRequested()]
+        case "input_audio_buffer.commit" | "session.update":
+            return [Ignored(type=kind)]
+        case _:
+            raise InvalidEvent(f"unknown event type {kind[:64]!r}")
+
+
+def _json(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(event: ServerEvent) -> list[str]:
+    """Encode a server event as TEXT frames (none for events this protocol lacks)."""
+    match event:
+        case SessionStarted():
+            return [
+                _json(
+                    {
+                        "type": "session.created",
+                        "session_id": event.session_id,
+                        "call_id": event.call_id,
+                        "sample_rate": event.sample_rate,
+                        "channels": event.channels,
+                    }
+                )
+            ]
+        case AgentAudio():
+            return [_json({"type": "output_audio.delta", "audio": b64encode(event.pcm)})]
+        case TranscriptDelta():
+            return [_json({"type": "transcript.delta", "role": event.role, "text": event.text})]
+        case Transcript():
+            return [_json({"type": "transcript", "role": event.role, "text": event.text})]
+        case AgentTalking():
+            kind = "agent_start_talking" if event.talking else "agent_stop_talking"
+            return [_json({"type": kind, "timestamp": event.at.isoformat()})]
+        case Interruption():
+            return [_json({"type": "interruption"})]
+        case SessionEnded():
+            # The vendor has no reason for a server shutdown; its clients know "ended".
+            reason = "ended" if event.reason == "server_shutdown" else event.reason
+            return [_json({"type": "session.closed", "reason": reason})]
+        case Error():
+            return [_json({"type": "error", "code": event.code, "message": event.message})]
+        case UserSpeechStarted() | ToolCallStatus():
+            return []
+        case _:
+            assert_never(event)

@@ -1,0 +1,148 @@
+"""The one internal vocabulary of voxgate: frozen events, a closed union.
+
+Dialects turn wire frames into these and back; the conversation engine consumes the
+client events and produces the server events. Match on them with ``assert_never`` in the
+fallthrough. Events are validated when built (``ValueError`` on misuse).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+CloseReason = Literal["client_requested", "websocket_closed", "ended", "server_shutdown"]
+
+_ROLES = ("user", "assistant")
+
+
+# --- client → server -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioIn:
+    """PCM16LE mono audio at the session's rate. May hold an odd number of bytes."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextIn:
+    """A typed user turn."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not self.text.strip():
+            raise ValueError("TextIn.text must not be empty")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CloseRequested:
+    """The client asked to end the session."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ignored:
+    """A valid client event that has no effect (kept so dialects can acknowledge it)."""
+
+    type: str
+
+
+ClientEvent = AudioIn | TextIn | CloseRequested | Ignored
+
+
+# --- server → client -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStarted:
+    session_id: str
+    call_id: str
+    sample_rate: int
+    channels: int = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentAudio:
+    """PCM16LE mono audio at the session's rate."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TranscriptDelta:
+    """Cumulative text of the turn so far (replace, don't append)."""
+
+    role: Role
+    text: str
+
+    def __post_init__(self) -> None:
+        if self.role not in _ROLES:
+            raise ValueError(f"bad role {self.role!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transcript:
+    """Final text of a turn; for an interrupted assistant turn, what was heard."""
+
+    role: Role
+    text: str
+    interrupted: bool = False
+
+    def __post_init__(self) -> None:
+        if self.role not in _ROLES:
+            raise ValueError(f"bad role {self.role!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserSpeechStarted:
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentTalking:
+    """The agent started (``talking=True``) or stopped talking."""
+
+    talking: bool
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interruption:
+    """The user barged in; the client must flush its playback queue."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallStatus:
+    tool_name: str
+    status: Literal["started", "completed", "failed"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionEnded:
+    reason: CloseReason
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Error:
+    """Something the peer should know about; the session goes on unless closed after."""
+
+    code: str
+    message: str
+
+
+ServerEvent = (
+    SessionStarted
+    | AgentAudio
+    | TranscriptDelta
+    | Transcript
+    | UserSpeechStarted
+    | AgentTalking
+    | Interruption
+    | ToolCallStatus
+    | SessionEnded
+    | Error
+)
+Event = ClientEvent | ServerEvent

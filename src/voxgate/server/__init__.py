@@ -1,0 +1,1 @@
+"""The HTTP/WebSocket server: thin I/O around the conversation engine."""

@@ -1,0 +1,204 @@
+"""The ASGI application: lifespan (store, agents, models), health, routers, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from voxgate import __version__
+from voxgate.agents.demo import load_agents
+from voxgate.config import Settings
+from voxgate.server import atoms
+from voxgate.server.state import ServerState
+from voxgate.speech.services import SpeechServices
+from voxgate.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def state_of(request: Request) -> ServerState:
+    state: ServerState = request.app.state.voxgate
+    return state
+
+
+class BodySizeLimit:
+    """Refuses HTTP request bodies over ``limit`` bytes with 413 (declared or streamed)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await _too_large(send, self.limit)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(413, f"request body over {self.limit} bytes")
+            return message
+
+        await self.app(scope, limited, send)
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = f'{{"status":false,"error":{{"code":"413","message":"request body over {limit} bytes"}}}}'
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
+
+
+async def prepare_state(
+    settings: Settings,
+    *,
+    services: SpeechServices | None = None,
+    load_models: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> ServerState:
+    """Open the store, load agents (a broken file stops here), set up the dev key and load
+    the speech models. Close with :func:`close_state`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    agents = load_agents(settings.agents_dir)
+    store = await Store.open(settings.resolved_database_url)
+    try:
+        tenant_ids = {name: await store.ensure_tenant(name) for name in {"default"} | {
+            a.tenant for a in agents.values()
+        }}
+        state = ServerState(settings=settings, store=store, agents=agents, tenant_ids=tenant_ids)
+        await _ensure_dev_key(state)
+        if services is None and load_models:
+            services = await asyncio.to_thread(
+                SpeechServices.load, settings.thread_count, progress
+            )
+        state.services = services
+        await store.ping()
+    except BaseException:
+        await store.close()
+        raise
+    state.ready = True
+    return state
+
+
+async def _ensure_dev_key(state: ServerState) -> None:
+    tenant = state.tenant_ids["default"]
+    wanted = state.settings.dev_api_key
+    if wanted is not None:
+        await state.store.create_api_key(tenant, "dev", secret=wanted.get_secret_value())
+        return
+    if not any(k.revoked_at is None for k in await state.store.list_api_keys(tenant)):
+        _key, secret = await state.store.create_api_key(tenant, "dev")
+        state.dev_key = secret
+
+
+async def close_state(state: ServerState) -> None:
+    state.ready = False
+    if state.services is not None:
+        state.services.close()
+    await state.store.close()
+
+
+async def drain(state: ServerState) -> None:
+    """Refuse new sessions (503), close live ones (saving their turns), wait for them."""
+    state.draining = True
+    state.ready = False
+    live = list(state.live)
+    if live:
+        log.info("draining %d live session(s)", len(live))
+    await asyncio.gather(*(c.close("server_shutdown") for c in live), return_exceptions=True)
+    handlers = list(state.handlers)
+    if handlers:
+        await asyncio.wait(handlers, timeout=state.settings.drain_timeout_s)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: SpeechServices | None = None,
+    load_models: bool = True,
+    progress: Callable[[str], None] | None = None,
+    on_ready: Callable[[ServerState], None] | None = None,
+) -> FastAPI:
+    """Build the app. The lifespan opens everything; pass ``services`` to share models."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await prepare_state(
+            settings, services=services, load_models=load_models, progress=progress
+        )
+        app.state.voxgate = state
+        if on_ready is not None:
+            on_ready(state)
+        try:
+            yield
+        finally:
+            await drain(state)
+            await close_state(state)
+
+    app = FastAPI(
+        title="voxgate",
+        version=__version__,
+        description="Self-hosted realtime conversational agents.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            {"status": False, "error": {"code": str(exc.status_code), "message": exc.detail}},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors: list[Any] = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()
+        ]
+        return JSONResponse(
+            {"status": False, "error": {"code": "400", "message": "invalid request", "details": errors}},
+            status_code=400,
+        )
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """200 while the process lives."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    async def readyz(request: Request) -> JSONResponse:
+        """200 once models are loaded and the database answers."""
+        state = state_of(request)
+        if not state.ready or state.draining:
+            return JSONResponse({"status": "not ready"}, status_code=503)
+        try:
+            await asyncio.wait_for(state.store.ping(), timeout=2)
+        except Exception:
+            return JSONResponse({"status": "database unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    app.include_router(atoms.router, tags=["atoms"])
+    app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)
+    return app

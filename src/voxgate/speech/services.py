@@ -1,0 +1,58 @@
+"""The process-wide speech services and the bounded thread pool they run in."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from voxgate.audio.pcm import Float32Array, Int16Array
+from voxgate.speech.stt import WhisperSTT
+from voxgate.speech.tts import PiperTTS
+from voxgate.speech.vad import VadPool
+
+log = logging.getLogger(__name__)
+
+
+class SpeechServices:
+    """VAD pool, STT and TTS, loaded once. Build with :meth:`load` (blocking; run it in a
+    thread), share across conversations, and :meth:`close` at shutdown."""
+
+    def __init__(self, *, vad: VadPool, stt: WhisperSTT, tts: PiperTTS, threads: int) -> None:
+        self.vad = vad
+        self.stt = stt
+        self.tts = tts
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voxgate-infer")
+
+    @classmethod
+    def load(
+        cls, threads: int = 2, progress: Callable[[str], None] | None = None
+    ) -> SpeechServices:
+        say = progress or (lambda _msg: None)
+        t0 = time.perf_counter()
+        say("loading VAD (silero)")
+        vad = VadPool()
+        vad.warm(2)
+        say("loading STT (whisper tiny.en)")
+        stt = WhisperSTT(cpu_threads=threads)
+        say("loading TTS (piper)")
+        tts = PiperTTS()
+        say("warming models")
+        stt.warm()
+        tts.warm()
+        log.info("speech models ready in %.1f s", time.perf_counter() - t0)
+        return cls(vad=vad, stt=stt, tts=tts, threads=threads)
+
+    async def transcribe(self, audio16k: Float32Array) -> str:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.stt.transcribe, audio16k)
+
+    async def synthesize(self, text: str) -> Int16Array:
+        """Speech for ``text`` at ``self.tts.sample_rate``."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.tts.synthesize, text)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
