@@ -547,7 +547,9 @@ class Conversation:
         )
 
     async def _store_assistant_turn(self, reply: _Reply, text: str, heard: str | None) -> None:
-        self.history.append(HistoryItem(role="assistant", text=heard if heard is not None else text))
+        self.history.append(
+            HistoryItem(role="assistant", text=heard if heard is not None else text)
+        )
         ms = reply.timing.as_ms()
         await self._add_turn(
             NewTurn(

@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 
 
-
 def split_clauses(text: str, first_max_words: int = 12) -> list[str]:
     """Split reply text into speakable pieces: sentences, and a long first sentence at a
     comma so speech can start sooner."""

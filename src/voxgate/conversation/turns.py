@@ -103,16 +103,14 @@ class TurnDetector:
                 if silence:
                     self._state = _State.IDLE
                     return None
-                if speech:
-                    self._last_speech_ms = frame_end_ms
+                self._last_speech_ms = frame_end_ms  # hysteresis: non-speech only below release
                 return self._maybe_confirm(frame_end_ms)
             case _State.SPEAKING:
                 if frame_end_ms - self._onset_ms >= s.max_turn_ms:
                     self._state = _State.IDLE
                     return TurnEnded(start_ms=self._onset_ms, end_ms=frame_end_ms)
                 if not silence:
-                    if speech:
-                        self._last_speech_ms = frame_end_ms
+                    self._last_speech_ms = frame_end_ms
                     return None
                 if frame_end_ms - self._last_speech_ms >= s.silence_ms:
                     self._state = _State.IDLE
@@ -120,7 +118,9 @@ class TurnDetector:
         return None
 
     def _maybe_confirm(self, now_ms: float) -> SpeechStarted | None:
-        needed = self.settings.barge_in_min_ms if self.agent_talking else self.settings.min_speech_ms
+        needed = (
+            self.settings.barge_in_min_ms if self.agent_talking else self.settings.min_speech_ms
+        )
         if now_ms - self._onset_ms < needed:
             return None
         self._state = _State.SPEAKING

@@ -1,1 +1,1 @@
-"""Wire protocols, one pure module each: ``decode(frame) -> events``, ``encode(event) -> frames``."""
+"""Wire protocols, one pure module each: frames decode to events, events encode to frames."""

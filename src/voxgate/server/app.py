@@ -59,7 +59,9 @@ class BodySizeLimit:
 
 
 async def _too_large(send: Send, limit: int) -> None:
-    body = f'{{"status":false,"error":{{"code":"413","message":"request body over {limit} bytes"}}}}'
+    body = (
+        f'{{"status":false,"error":{{"code":"413","message":"request body over {limit} bytes"}}}}'
+    )
     await send(
         {
             "type": "http.response.start",
@@ -83,15 +85,14 @@ async def prepare_state(
     agents = load_agents(settings.agents_dir)
     store = await Store.open(settings.resolved_database_url)
     try:
-        tenant_ids = {name: await store.ensure_tenant(name) for name in {"default"} | {
-            a.tenant for a in agents.values()
-        }}
+        tenant_ids = {
+            name: await store.ensure_tenant(name)
+            for name in {"default"} | {a.tenant for a in agents.values()}
+        }
         state = ServerState(settings=settings, store=store, agents=agents, tenant_ids=tenant_ids)
         await _ensure_dev_key(state)
         if services is None and load_models:
-            services = await asyncio.to_thread(
-                SpeechServices.load, settings.thread_count, progress
-            )
+            services = await asyncio.to_thread(SpeechServices.load, settings.thread_count, progress)
         state.services = services
         await store.ping()
     except BaseException:
@@ -178,7 +179,10 @@ def create_app(
             {"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in exc.errors()
         ]
         return JSONResponse(
-            {"status": False, "error": {"code": "400", "message": "invalid request", "details": errors}},
+            {
+                "status": False,
+                "error": {"code": "400", "message": "invalid request", "details": errors},
+            },
             status_code=400,
         )
 

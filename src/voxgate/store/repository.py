@@ -1,0 +1,631 @@
+"""The store's async API: :class:`Store` and the frozen records it takes and returns.
+
+Open one :class:`Store` per process with :meth:`Store.open` (it migrates the schema) and
+:meth:`Store.close` it on shutdown. Every method runs in its own transaction.
+
+On SQLite every write transaction starts with ``BEGIN IMMEDIATE``, so writers queue on the
+busy timeout instead of failing when a read lock would have to be upgraded; an in-memory
+database (one shared connection) runs its transactions one at a time. On PostgreSQL
+concurrent writers are made safe per method (row locks, conditional updates).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from voxgate.store.models import ApiKeyRow, CallTokenRow, ConversationRow, TenantRow, TurnRow
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Any constant: serializes `Store.open` migrations of several processes on PostgreSQL.
+_PG_MIGRATION_LOCK = 0x766F78676174
+_WRITE_OPTION = "voxgate_write"
+
+
+class StoreError(Exception):
+    """Base of the errors the store raises for misuse by its caller."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """The record named by the caller does not exist."""
+
+
+class AlreadyExistsError(StoreError):
+    """A record with that id already exists."""
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 hex of a high-entropy token (API key or call token); what the store keeps."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} is a naive datetime ({value!r}); pass an aware one (UTC)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Tenant:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKey:
+    """An API key as shown to operators. The secret itself is never stored."""
+
+    id: str
+    tenant_id: str
+    name: str
+    prefix: str
+    """First 10 characters of the secret, to recognize a key in listings."""
+    agents: tuple[str, ...] | None
+    """Agent ids this key may use; ``None`` means every agent of the tenant."""
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    def allows_agent(self, agent_id: str) -> bool:
+        return self.agents is None or agent_id in self.agents
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallToken:
+    """What a consumed single-use call token (``wct_…``) grants."""
+
+    tenant_id: str
+    api_key_id: str
+    agent_id: str
+    mode: str
+    variables: dict[str, Any]
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewConversation:
+    id: str
+    tenant_id: str
+    agent_id: str
+    channel: str
+    """``"voice"`` or ``"chat"``."""
+    dialect: str
+    mode: str
+    sample_rate: int | None
+    variables: dict[str, Any]
+    started_at: datetime
+
+    def __post_init__(self) -> None:
+        _require_aware("started_at", self.started_at)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTurn:
+    """One turn to append; latencies in milliseconds, ``None`` when not measured."""
+
+    role: str
+    """``"user"`` or ``"assistant"``."""
+    text: str
+    heard_text: str | None
+    """For an interrupted assistant turn: the part the user heard."""
+    interrupted: bool
+    started_at: datetime
+    ended_at: datetime
+    endpointing_ms: float | None = None
+    stt_ms: float | None = None
+    agent_first_text_ms: float | None = None
+    tts_first_audio_ms: float | None = None
+    first_byte_ms: float | None = None
+    voice_to_voice_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("started_at", self.started_at)
+        _require_aware("ended_at", self.ended_at)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnRecord:
+    seq: int
+    role: str
+    text: str
+    heard_text: str | None
+    interrupted: bool
+    started_at: datetime
+    ended_at: datetime
+    endpointing_ms: float | None = None
+    stt_ms: float | None = None
+    agent_first_text_ms: float | None = None
+    tts_first_audio_ms: float | None = None
+    first_byte_ms: float | None = None
+    voice_to_voice_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationRecord:
+    id: str
+    tenant_id: str
+    agent_id: str
+    channel: str
+    dialect: str
+    mode: str
+    sample_rate: int | None
+    variables: dict[str, Any]
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    turns: tuple[TurnRecord, ...] = field(default=())
+
+
+def _api_key(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        prefix=row.prefix,
+        agents=None if row.agents is None else tuple(row.agents),
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def _turn(row: TurnRow) -> TurnRecord:
+    return TurnRecord(
+        seq=row.seq,
+        role=row.role,
+        text=row.text,
+        heard_text=row.heard_text,
+        interrupted=row.interrupted,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        endpointing_ms=row.endpointing_ms,
+        stt_ms=row.stt_ms,
+        agent_first_text_ms=row.agent_first_text_ms,
+        tts_first_audio_ms=row.tts_first_audio_ms,
+        first_byte_ms=row.first_byte_ms,
+        voice_to_voice_ms=row.voice_to_voice_ms,
+    )
+
+
+def _run_upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, busy timeout; and our own ``BEGIN`` (pysqlite's is not usable).
+
+    See SQLAlchemy's "Serializable isolation / Savepoints / Transactional DDL" notes for
+    pysqlite: the driver's implicit transactions are turned off and we emit ``BEGIN``.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+class Store:
+    """Async repository over SQLite (``sqlite+aiosqlite``) or PostgreSQL (``postgresql+asyncpg``).
+
+    Build with :meth:`open`; call :meth:`close` when done. Methods raise
+    :class:`StoreError` subclasses for caller mistakes and SQLAlchemy errors when the
+    database fails.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, single_connection: bool = False) -> None:
+        """Use :meth:`open`; this does not migrate the schema.
+
+        ``single_connection``: the pool shares one connection (in-memory SQLite), so
+        transactions must take turns.
+        """
+        self._engine = engine
+        self._serial: AbstractAsyncContextManager[object] = (
+            asyncio.Lock() if single_connection else nullcontext()
+        )
+        write_engine = engine.execution_options(**{_WRITE_OPTION: True})
+        self._read_sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._write_sessions = async_sessionmaker(write_engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect to ``url`` and migrate the schema to the newest revision.
+
+        For a SQLite file, its folder is created. Raises when the database cannot be
+        reached or migrated; nothing is left open then.
+        """
+        parsed = make_url(url)
+        single_connection = False
+        if parsed.get_backend_name() == "sqlite":
+            path = _sqlite_file(parsed)
+            if path is not None:
+                path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+            single_connection = path is None
+            engine = create_async_engine(parsed)
+            _prepare_sqlite(engine)
+        else:
+            engine = create_async_engine(parsed, pool_pre_ping=True)
+        try:
+            async with engine.execution_options(**{_WRITE_OPTION: True}).begin() as conn:
+                await conn.run_sync(_run_upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine, single_connection=single_connection)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The underlying engine, for tests and maintenance tools."""
+        return self._engine
+
+    async def close(self) -> None:
+        """Close all pooled connections. The store must not be used afterwards."""
+        await self._engine.dispose()
+
+    async def ping(self) -> None:
+        """Round trip to the database (``SELECT 1``); raises when it is unreachable."""
+        async with self._serial, self._engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncSession]:
+        async with self._serial, self._read_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        async with self._serial, self._write_sessions() as session, session.begin():
+            yield session
+
+    # -- tenants -----------------------------------------------------------------------
+
+    async def ensure_tenant(self, name: str) -> str:
+        """Id of the tenant called ``name``, created if missing (safe to race)."""
+        existing = await self.tenant_id_by_name(name)
+        if existing is not None:
+            return existing
+        try:
+            async with self._write() as session:
+                tenant_id = uuid.uuid4().hex
+                session.add(TenantRow(id=tenant_id, name=name, created_at=utcnow()))
+            return tenant_id
+        except IntegrityError:
+            existing = await self.tenant_id_by_name(name)
+            if existing is None:
+                raise
+            return existing
+
+    async def tenant_id_by_name(self, name: str) -> str | None:
+        async with self._read() as session:
+            found = await session.scalar(select(TenantRow.id).where(TenantRow.name == name))
+            return found
+
+    async def list_tenants(self) -> list[Tenant]:
+        """All tenants, by name."""
+        async with self._read() as session:
+            rows = await session.scalars(select(TenantRow).order_by(TenantRow.name))
+            return [Tenant(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
+
+    # -- API keys ----------------------------------------------------------------------
+
+    async def create_api_key(
+        self,
+        tenant_id: str,
+        name: str,
+        agents: list[str] | None = None,
+        secret: str | None = None,
+    ) -> tuple[ApiKey, str]:
+        """Create a key; returns it and its plaintext secret, which the caller shows once.
+
+        With ``secret`` given (a development key from configuration), an existing key with
+        that secret is returned unchanged instead. Raises :class:`NotFoundError` for an
+        unknown tenant.
+        """
+        if secret is None:
+            secret = "vg_" + secrets.token_urlsafe(32)
+        elif not secret:
+            raise ValueError("an API key secret must not be empty")
+        secret_hash = hash_secret(secret)
+        found = await self._key_by_hash(secret_hash)
+        if found is not None:
+            return found, secret
+        row = ApiKeyRow(
+            id="key_" + secrets.token_hex(6),
+            tenant_id=tenant_id,
+            name=name,
+            prefix=secret[:10],
+            secret_hash=secret_hash,
+            agents=None if agents is None else list(agents),
+            created_at=utcnow(),
+            revoked_at=None,
+            last_used_at=None,
+        )
+        try:
+            async with self._write() as session:
+                if await session.get(TenantRow, tenant_id) is None:
+                    raise NotFoundError(f"no tenant with id {tenant_id!r}")
+                session.add(row)
+        except IntegrityError:
+            # Another process created the same explicit secret meanwhile.
+            found = await self._key_by_hash(secret_hash)
+            if found is None:
+                raise
+            return found, secret
+        return _api_key(row), secret
+
+    async def _key_by_hash(self, secret_hash: str) -> ApiKey | None:
+        async with self._read() as session:
+            row = await session.scalar(
+                select(ApiKeyRow).where(ApiKeyRow.secret_hash == secret_hash)
+            )
+            return None if row is None else _api_key(row)
+
+    async def list_api_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        """Keys, revoked ones included, oldest first; all tenants when ``tenant_id`` is None."""
+        query = select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.id)
+        if tenant_id is not None:
+            query = query.where(ApiKeyRow.tenant_id == tenant_id)
+        async with self._read() as session:
+            return [_api_key(row) for row in await session.scalars(query)]
+
+    async def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke a key; False when it is unknown or already revoked."""
+        async with self._write() as session:
+            result = await session.execute(
+                update(ApiKeyRow)
+                .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+                .returning(ApiKeyRow.id)
+            )
+            return result.first() is not None
+
+    async def authenticate_api_key(self, secret: str) -> ApiKey | None:
+        """The live key with this secret, or None (unknown or revoked). Records the use."""
+        async with self._write() as session:
+            result = await session.scalars(
+                update(ApiKeyRow)
+                .where(
+                    ApiKeyRow.secret_hash == hash_secret(secret),
+                    ApiKeyRow.revoked_at.is_(None),
+                )
+                .values(last_used_at=utcnow())
+                .returning(ApiKeyRow),
+                execution_options={"synchronize_session": False},
+            )
+            row = result.first()
+            return None if row is None else _api_key(row)
+
+    # -- call tokens -------------------------------------------------------------------
+
+    async def create_call_token(
+        self,
+        *,
+        tenant_id: str,
+        api_key_id: str,
+        agent_id: str,
+        mode: str,
+        variables: dict[str, Any],
+        ttl_s: int,
+    ) -> tuple[str, datetime]:
+        """Mint a single-use ``wct_…`` token; returns its secret and expiry time."""
+        if ttl_s <= 0:
+            raise ValueError(f"ttl_s must be positive, got {ttl_s}")
+        token = "wct_" + secrets.token_urlsafe(32)
+        expires_at = utcnow() + timedelta(seconds=ttl_s)
+        async with self._write() as session:
+            session.add(
+                CallTokenRow(
+                    secret_hash=hash_secret(token),
+                    tenant_id=tenant_id,
+                    api_key_id=api_key_id,
+                    agent_id=agent_id,
+                    mode=mode,
+                    variables=dict(variables),
+                    expires_at=expires_at,
+                    used_at=None,
+                )
+            )
+        return token, expires_at
+
+    async def consume_call_token(self, secret: str) -> CallToken | None:
+        """Use a call token up; None when it is unknown, already used or expired.
+
+        Of concurrent consumers of one token exactly one gets it.
+        """
+        now = utcnow()
+        async with self._write() as session:
+            result = await session.scalars(
+                update(CallTokenRow)
+                .where(
+                    CallTokenRow.secret_hash == hash_secret(secret),
+                    CallTokenRow.used_at.is_(None),
+                    CallTokenRow.expires_at > now,
+                )
+                .values(used_at=now)
+                .returning(CallTokenRow),
+                execution_options={"synchronize_session": False},
+            )
+            row = result.first()
+            if row is None:
+                return None
+            return CallToken(
+                tenant_id=row.tenant_id,
+                api_key_id=row.api_key_id,
+                agent_id=row.agent_id,
+                mode=row.mode,
+                variables=dict(row.variables),
+                expires_at=row.expires_at,
+            )
+
+    async def purge_call_tokens(self, before: datetime) -> int:
+        """Delete tokens that expired before ``before``; returns how many."""
+        _require_aware("before", before)
+        async with self._write() as session:
+            result = await session.execute(
+                delete(CallTokenRow)
+                .where(CallTokenRow.expires_at < before)
+                .returning(CallTokenRow.secret_hash)
+            )
+            return len(result.all())
+
+    # -- conversations -----------------------------------------------------------------
+
+    async def create_conversation(self, conv: NewConversation) -> None:
+        """Record a new conversation; :class:`AlreadyExistsError` if its id is taken."""
+        row = ConversationRow(
+            id=conv.id,
+            tenant_id=conv.tenant_id,
+            agent_id=conv.agent_id,
+            channel=conv.channel,
+            dialect=conv.dialect,
+            mode=conv.mode,
+            sample_rate=conv.sample_rate,
+            variables=dict(conv.variables),
+            started_at=conv.started_at,
+            ended_at=None,
+            end_reason=None,
+        )
+        try:
+            async with self._write() as session:
+                session.add(row)
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"conversation {conv.id!r} exists") from exc
+
+    async def add_turn(self, conversation_id: str, turn: NewTurn) -> int:
+        """Append a turn; returns its sequence number (1, 2, … per conversation).
+
+        Raises :class:`NotFoundError` for an unknown conversation.
+        """
+        async with self._write() as session:
+            # Row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already serializes writers.
+            locked = await session.scalar(
+                select(ConversationRow.id)
+                .where(ConversationRow.id == conversation_id)
+                .with_for_update()
+            )
+            if locked is None:
+                raise NotFoundError(f"no conversation {conversation_id!r}")
+            last = await session.scalar(
+                select(func.max(TurnRow.seq)).where(TurnRow.conversation_id == conversation_id)
+            )
+            seq = (last or 0) + 1
+            session.add(
+                TurnRow(
+                    conversation_id=conversation_id,
+                    seq=seq,
+                    role=turn.role,
+                    text=turn.text,
+                    heard_text=turn.heard_text,
+                    interrupted=turn.interrupted,
+                    started_at=turn.started_at,
+                    ended_at=turn.ended_at,
+                    endpointing_ms=turn.endpointing_ms,
+                    stt_ms=turn.stt_ms,
+                    agent_first_text_ms=turn.agent_first_text_ms,
+                    tts_first_audio_ms=turn.tts_first_audio_ms,
+                    first_byte_ms=turn.first_byte_ms,
+                    voice_to_voice_ms=turn.voice_to_voice_ms,
+                )
+            )
+        return seq
+
+    async def end_conversation(self, conversation_id: str, reason: str, ended_at: datetime) -> None:
+        """Mark the conversation ended. The first end wins; later calls change nothing.
+
+        Raises :class:`NotFoundError` for an unknown conversation, ``ValueError`` for a
+        naive ``ended_at``.
+        """
+        _require_aware("ended_at", ended_at)
+        async with self._write() as session:
+            result = await session.execute(
+                update(ConversationRow)
+                .where(ConversationRow.id == conversation_id, ConversationRow.ended_at.is_(None))
+                .values(ended_at=ended_at, end_reason=reason)
+                .returning(ConversationRow.id)
+            )
+            if result.first() is not None:
+                return
+            if await session.get(ConversationRow, conversation_id) is None:
+                raise NotFoundError(f"no conversation {conversation_id!r}")
+
+    async def get_conversation(
+        self, conversation_id: str, tenant_id: str
+    ) -> ConversationRecord | None:
+        """The conversation with its turns in order; None if missing or another tenant's."""
+        async with self._read() as session:
+            conv = await session.scalar(
+                select(ConversationRow).where(
+                    ConversationRow.id == conversation_id,
+                    ConversationRow.tenant_id == tenant_id,
+                )
+            )
+            if conv is None:
+                return None
+            turns = await session.scalars(
+                select(TurnRow)
+                .where(TurnRow.conversation_id == conversation_id)
+                .order_by(TurnRow.seq)
+            )
+            return ConversationRecord(
+                id=conv.id,
+                tenant_id=conv.tenant_id,
+                agent_id=conv.agent_id,
+                channel=conv.channel,
+                dialect=conv.dialect,
+                mode=conv.mode,
+                sample_rate=conv.sample_rate,
+                variables=dict(conv.variables),
+                started_at=conv.started_at,
+                ended_at=conv.ended_at,
+                end_reason=conv.end_reason,
+                turns=tuple(_turn(t) for t in turns),
+            )
