@@ -135,3 +135,150 @@ def keys_revoke(key_id: str) -> None:
     if not _with_store(revoke):
         raise click.ClickException(f"no active key with id {key_id!r}")
     _status().print(f"Revoked key [bold]{escape(key_id)}[/].")
+
+
+# -- serve ------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on (VOXGATE_HOST).")
+@click.option("--port", type=int, help="Port to listen on (VOXGATE_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the server: load agents and models, then serve until SIGTERM/SIGINT."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    from voxgate.errors import ConfigError, MissingExtraError
+    from voxgate.server.run import serve as run_server
+    from voxgate.server.state import ServerState
+
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    console = _status()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+    )
+    for noisy in ("alembic", "faster_whisper"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    status = console.status("starting voxgate…")
+    if console.is_terminal:
+        status.start()
+
+    def progress(message: str) -> None:
+        if console.is_terminal:
+            status.update(f"{message}…")
+        else:
+            console.print(f"{message}…")
+
+    def ready(state: ServerState) -> None:
+        status.stop()
+        base = f"{settings.host}:{settings.port}"
+        agent = "demo" if "demo" in state.agents else next(iter(state.agents), "AGENT")
+        key = state.dev_key
+        if key is None and settings.dev_api_key is not None:
+            key = settings.dev_api_key.get_secret_value()
+        console.print(f"[bold green]voxgate is ready[/] on http://{base}")
+        console.print(f"agents: {', '.join(sorted(state.agents)) or '(none)'}")
+        if state.dev_key:
+            console.print("development API key (stored hashed; shown only this once):")
+            click.echo(state.dev_key)
+        elif key is None:
+            console.print(
+                "development API key: created on an earlier start and shown then; "
+                "set VOXGATE_DEV_API_KEY or run `voxgate keys create` for a new one"
+            )
+        shown_key = key or "KEY"
+        console.print("talk to it:")
+        for line in (
+            f"voxgate talk --wav question.wav --out reply.wav --key {shown_key}",
+            f"ws://{base}/atoms/v1/agent/connect?token={shown_key}"
+            f"&agent_id={agent}&mode=webcall&sample_rate=24000",
+        ):
+            console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
+
+    try:
+        run_server(settings, progress=progress, on_ready=ready)
+    except (ConfigError, MissingExtraError) as exc:
+        status.stop()
+        raise click.ClickException(str(exc)) from None
+    finally:
+        status.stop()
+
+
+# -- talk -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--wav",
+    "wav_in",
+    type=click.Path(exists=True, dir_okay=False),
+    required=True,
+    help="What to say: a 16-bit PCM WAV file.",
+)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the agent's reply here (WAV).")
+@click.option("--url", default=None, help="Server WebSocket URL (default ws://HOST:PORT).")
+@click.option(
+    "--key",
+    envvar=["VOXGATE_API_KEY", "VOXGATE_DEV_API_KEY"],
+    required=True,
+    help="API key (or VOXGATE_API_KEY / VOXGATE_DEV_API_KEY).",
+)
+@click.option("--agent", default="demo", show_default=True)
+@click.option(
+    "--sample-rate", type=click.Choice(["8000", "16000", "24000", "48000"]), default="24000"
+)
+@click.option("--no-greeting", is_flag=True, help="Speak at once instead of after the greeting.")
+def talk(
+    wav_in: str,
+    out: str | None,
+    url: str | None,
+    key: str,
+    agent: str,
+    sample_rate: str,
+    no_greeting: bool,
+) -> None:
+    """Say a WAV file to an agent; print both transcripts and save the spoken reply."""
+    import numpy as np
+
+    from voxgate.audio.wav import read_wav, write_wav
+    from voxgate.client import AtomsClient, AtomsConnectError
+    from voxgate.client import talk as talk_once
+
+    settings = Settings()
+    base = url or f"ws://{settings.host}:{settings.port}"
+    samples, rate = read_wav(wav_in)
+    console = _status()
+
+    async def run() -> None:
+        client = await AtomsClient.connect(
+            base, token=key, agent_id=agent, sample_rate=int(sample_rate)
+        )
+        try:
+            with console.status("talking…"):
+                result = await talk_once(client, samples, rate, wait_greeting=not no_greeting)
+            await client.close_session()
+        finally:
+            await client.close()
+        click.echo(f"user: {result.user_text}")
+        click.echo(f"agent: {result.agent_text}")
+        if out:
+            write_wav(out, np.frombuffer(bytes(result.agent_audio), dtype="<i2"), int(sample_rate))
+            console.print(f"reply audio written to {out}")
+
+    try:
+        asyncio.run(run())
+    except AtomsConnectError as exc:
+        hint = {4401: "bad API key", 4403: "agent not allowed for this key", 503: "draining"}
+        raise click.ClickException(f"refused ({hint.get(exc.code, exc)})") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach {base}: {exc}") from None
+    except TimeoutError:
+        raise click.ClickException("no reply from the agent in time") from None

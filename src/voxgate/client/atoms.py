@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -85,10 +86,13 @@ class AtomsClient:
         if wait_created:
             first = await client.recv()
             if first is None or first.get("type") != "session.created":
-                close_code = ws.close_code or 0
                 msg = first.get("message", "") if first else ""
+                with contextlib.suppress(ConnectionClosed, TimeoutError):
+                    async with asyncio.timeout(5):
+                        while True:  # the server closes right after its error event
+                            await ws.recv()
                 await ws.close()
-                raise AtomsConnectError(close_code, msg or "session refused")
+                raise AtomsConnectError(ws.close_code or 0, msg or "session refused")
             client.session = first
         return client
 
