@@ -1,0 +1,5 @@
+"""``python -m voxgate`` runs the CLI."""
+
+from voxgate.cli import main
+
+main()
