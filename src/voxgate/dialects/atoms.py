@@ -3,6 +3,9 @@
 Pure: no I/O, no clock. Vendor field names stay in this module. ``decode`` raises
 :class:`~voxgate.errors.InvalidEvent` for a malformed frame; the caller answers with
 ``encode(Error(code=exc.code, ...))`` and carries on.
+
+The client side uses the inverse pair: ``encode_client`` for what it sends and
+``decode_server`` (also raising :class:`~voxgate.errors.InvalidEvent`) for what it gets.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, assert_never
 
 from voxgate.audio.pcm import SUPPORTED_RATES, b64decode_strict, b64encode
@@ -19,10 +23,12 @@ from voxgate.events import (
     AgentTalking,
     AudioIn,
     ClientEvent,
+    CloseReason,
     CloseRequested,
     Error,
     Ignored,
     Interruption,
+    Role,
     ServerEvent,
     SessionEnded,
     SessionStarted,
@@ -124,14 +130,22 @@ def _field(msg: Mapping[str, Any], name: str, kind: str) -> str:
     return value
 
 
-def decode(frame: str | bytes) -> list[ClientEvent]:
-    """Decode one client frame (JSON in a TEXT or BINARY message)."""
+def _load(frame: str | bytes) -> dict[str, Any]:
+    """Parse one frame as a JSON object; raises :class:`InvalidEvent`."""
     try:
         msg = json.loads(frame)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
         raise InvalidEvent(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidEvent("malformed JSON: nested too deeply") from None
     if not isinstance(msg, dict):
         raise InvalidEvent("an event must be a JSON object")
+    return msg
+
+
+def decode(frame: str | bytes) -> list[ClientEvent]:
+    """Decode one client frame (JSON in a TEXT or BINARY message)."""
+    msg = _load(frame)
     kind = msg.get("type")
     if not isinstance(kind, str):
         raise InvalidEvent("missing or non-string 'type'")
@@ -195,3 +209,101 @@ def encode(event: ServerEvent) -> list[str]:
             return []
         case _:
             assert_never(event)
+
+
+# --- client side ------------------------------------------------------------------------
+
+
+def encode_client(event: ClientEvent) -> str:
+    """Encode a client event as one frame (send it as TEXT, or its UTF-8 as BINARY)."""
+    match event:
+        case AudioIn():
+            return _json({"type": "input_audio_buffer.append", "audio": b64encode(event.pcm)})
+        case TextIn():
+            return _json({"type": "input_text.send", "text": event.text})
+        case CloseRequested():
+            return _json({"type": "session.close"})
+        case Ignored():
+            return _json({"type": event.type})
+        case _:
+            assert_never(event)
+
+
+_CLOSE_REASONS: dict[str, CloseReason] = {
+    "client_requested": "client_requested",
+    "websocket_closed": "websocket_closed",
+    "ended": "ended",
+    "server_shutdown": "server_shutdown",
+}
+
+
+def _int_field(msg: Mapping[str, Any], name: str, kind: str) -> int:
+    value = msg.get(name)
+    if value is None:
+        raise InvalidEvent(f"{kind}: missing field {name!r}")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidEvent(f"{kind}: field {name!r} must be an integer")
+    return value
+
+
+def _role_field(msg: Mapping[str, Any], kind: str) -> Role:
+    role = _field(msg, "role", kind)
+    if role == "user":
+        return "user"
+    if role == "assistant":
+        return "assistant"
+    raise InvalidEvent(f"{kind}: 'role' must be 'user' or 'assistant', not {role[:32]!r}")
+
+
+def _timestamp_field(msg: Mapping[str, Any], kind: str) -> datetime:
+    """An ISO-8601 timestamp; one without an offset is taken as UTC."""
+    value = _field(msg, "timestamp", kind)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidEvent(f"{kind}: 'timestamp' is not ISO-8601: {value[:40]!r}") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def decode_server(frame: str | bytes) -> ServerEvent:
+    """Decode one server frame; the inverse of :func:`encode`. Raises :class:`InvalidEvent`.
+
+    ``transcript`` decodes with ``interrupted=False`` (the wire does not carry it).
+    """
+    msg = _load(frame)
+    kind = msg.get("type")
+    if not isinstance(kind, str):
+        raise InvalidEvent("missing or non-string 'type'")
+    match kind:
+        case "session.created":
+            return SessionStarted(
+                session_id=_field(msg, "session_id", kind),
+                call_id=_field(msg, "call_id", kind),
+                sample_rate=_int_field(msg, "sample_rate", kind),
+                channels=_int_field(msg, "channels", kind),
+            )
+        case "output_audio.delta":
+            try:
+                pcm = b64decode_strict(_field(msg, "audio", kind))
+            except ValueError as exc:
+                raise InvalidEvent(f"{kind}: 'audio' is not valid base64 ({exc})") from None
+            return AgentAudio(pcm=pcm)
+        case "transcript.delta":
+            return TranscriptDelta(role=_role_field(msg, kind), text=_field(msg, "text", kind))
+        case "transcript":
+            return Transcript(role=_role_field(msg, kind), text=_field(msg, "text", kind))
+        case "agent_start_talking" | "agent_stop_talking":
+            return AgentTalking(
+                talking=kind == "agent_start_talking", at=_timestamp_field(msg, kind)
+            )
+        case "interruption":
+            return Interruption()
+        case "session.closed":
+            reason = _field(msg, "reason", kind)
+            if reason not in _CLOSE_REASONS:
+                raise InvalidEvent(f"{kind}: unknown reason {reason[:64]!r}")
+            return SessionEnded(reason=_CLOSE_REASONS[reason])
+        case "error":
+            return Error(code=_field(msg, "code", kind), message=_field(msg, "message", kind))
+        case _:
+            raise InvalidEvent(f"unknown event type {kind[:64]!r}")
