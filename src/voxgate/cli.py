@@ -278,7 +278,7 @@ def talk(
     except AtomsConnectError as exc:
         hint = {4401: "bad API key", 4403: "agent not allowed for this key", 503: "draining"}
         raise click.ClickException(f"refused ({hint.get(exc.code, exc)})") from None
+    except TimeoutError:  # before OSError, of which it is a subclass
+        raise click.ClickException("no reply from the agent in time") from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach {base}: {exc}") from None
-    except TimeoutError:
-        raise click.ClickException("no reply from the agent in time") from None

@@ -176,6 +176,7 @@ async def talk(
     pcm = resample(samples, rate, client.sample_rate)
     result = TalkResult()
     silence = np.zeros(client.sample_rate // 50, dtype=np.int16)
+    greeting_started = asyncio.Event()
     greeting_done = asyncio.Event()
     reply_done = asyncio.Event()
     said = asyncio.Event()
@@ -184,10 +185,12 @@ async def talk(
         async for event in client.events():
             result.events.append(event)
             kind = event.get("type")
-            if kind == "agent_stop_talking":
-                if not greeting_done.is_set():
+            if kind == "agent_start_talking" and not said.is_set():
+                greeting_started.set()
+            elif kind == "agent_stop_talking":
+                if not said.is_set():
                     greeting_done.set()
-                elif said.is_set() and result.user_text:
+                elif result.user_text:
                     reply_done.set()
                     return
             elif kind == "transcript" and event.get("role") == "user":
@@ -202,8 +205,13 @@ async def talk(
 
     async def speak() -> None:
         if wait_greeting:
+            # Agents without a greeting say nothing: give one a second to start talking.
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 1.0
+            while not greeting_started.is_set() and loop.time() < deadline:
+                await client.stream(silence)
             async with asyncio.timeout(timeout):
-                while not greeting_done.is_set():
+                while greeting_started.is_set() and not greeting_done.is_set():
                     await client.stream(silence)
         else:
             greeting_done.set()

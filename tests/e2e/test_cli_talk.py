@@ -1,0 +1,78 @@
+"""`voxgate talk` against a running server, and the Atoms `variables` reaching the agent."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from voxgate.audio.pcm import rms_dbfs
+from voxgate.audio.wav import read_wav
+from voxgate.cli import main
+from voxgate.client import AtomsClient
+
+from .conftest import SPEECH_DIR, RunningServer
+from .helpers import normalize
+
+pytestmark = [pytest.mark.e2e, pytest.mark.models]
+
+
+def test_talk_prints_both_transcripts(server: RunningServer, tmp_path: Path) -> None:
+    out = tmp_path / "reply.wav"
+    result = CliRunner().invoke(
+        main,
+        [
+            "talk",
+            "--wav",
+            str(SPEECH_DIR / "spk1_snt5.wav"),
+            "--out",
+            str(out),
+            "--url",
+            server.ws_url,
+            "--key",
+            server.dev_key,
+            "--agent",
+            "quick",
+            "--sample-rate",
+            "16000",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert normalize(lines[0]) == "user " + normalize("sunday is the best part of the week")
+    assert lines[1] == "agent: Got it."
+    samples, rate = read_wav(out)
+    assert rate == 16000 and len(samples) > 0.3 * rate and rms_dbfs(samples) > -35
+
+
+def test_talk_with_a_bad_key_fails_clearly(server: RunningServer) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["talk", "--wav", str(SPEECH_DIR / "spk1_snt5.wav"), "--url", server.ws_url, "--key", "x"],
+    )
+    assert result.exit_code == 1
+    assert "bad API key" in result.output
+
+
+async def test_variables_reach_the_agent(server: RunningServer) -> None:
+    client = await AtomsClient.connect(
+        server.ws_url,
+        token=server.dev_key,
+        agent_id="greeter",
+        mode="chat",
+        variables={"name": "Ada", "user_number": "+15550100"},  # the latter is reserved
+    )
+    async with asyncio.timeout(10):
+        greeting = await client.recv()
+        while greeting is not None and greeting["type"] != "transcript":
+            greeting = await client.recv()
+    assert greeting is not None and greeting["text"] == "Hello Ada, welcome back."
+    await client.send_text("who am I?")
+    async with asyncio.timeout(10):
+        while (event := await client.recv()) is not None:
+            if event["type"] == "transcript" and event["role"] == "assistant":
+                break
+    assert event is not None and event["text"] == "You are caller Ada."
+    await client.close()
