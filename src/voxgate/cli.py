@@ -149,9 +149,11 @@ def serve(host: str | None, port: int | None) -> None:
 
     from rich.logging import RichHandler
 
+    from voxgate.agents.demo import load_agents
     from voxgate.errors import ConfigError, MissingExtraError
     from voxgate.server.run import serve as run_server
     from voxgate.server.state import ServerState
+    from voxgate.speech.tts import require_tts
 
     overrides: dict[str, object] = {}
     if host:
@@ -204,6 +206,9 @@ def serve(host: str | None, port: int | None) -> None:
             console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
 
     try:
+        # Fail before binding the port, with a plain message, on what would stop startup.
+        load_agents(settings.agents_dir)
+        require_tts()
         run_server(settings, progress=progress, on_ready=ready)
     except (ConfigError, MissingExtraError) as exc:
         status.stop()

@@ -19,6 +19,23 @@ def normalize(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
+def word_errors(got: str, expected: str) -> int:
+    """Word-level edit distance after normalizing case and punctuation."""
+    a, b = normalize(got).split(), normalize(expected).split()
+    row = list(range(len(b) + 1))
+    for i, wa in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, wb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (wa != wb))
+    return row[-1]
+
+
+def assert_transcript(got: str, expected: str) -> None:
+    """Whisper tiny.en now and then adds a filler word ("And ...") at an utterance's edge:
+    allow one word error in 7-8 words; anything more is a pipeline fault."""
+    assert word_errors(got, expected) <= 1, (got, expected)
+
+
 @dataclass
 class Turn:
     """What a client saw from the moment it started speaking one utterance."""
@@ -106,7 +123,7 @@ def assert_spoken_reply(
 ) -> None:
     """The documented order of a voice turn, with real speech at the session's rate."""
     user = turn.first("transcript", "user")
-    assert normalize(user["text"]) == normalize(expected_text), user["text"]
+    assert_transcript(user["text"], expected_text)
     i_user = turn.index("transcript", "user")
     i_start = turn.index("agent_start_talking")
     i_audio = turn.index("output_audio.delta")

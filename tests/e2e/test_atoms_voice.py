@@ -15,7 +15,7 @@ from voxgate.client import AtomsClient
 from voxgate.speech.services import SpeechServices
 
 from .conftest import RunningServer, Utterance, silence
-from .helpers import assert_spoken_reply, normalize, speak_and_wait_reply
+from .helpers import assert_spoken_reply, assert_transcript, speak_and_wait_reply
 
 pytestmark = [pytest.mark.e2e, pytest.mark.models]
 
@@ -171,7 +171,7 @@ async def test_barge_in(server: RunningServer, speech: list[Utterance]) -> None:
     assert abs(heard_s - played_s) < 1.2, (heard_s, played_s, greeting["heard_text"])
     roles = [t["role"] for t in record["transcript"]]
     assert roles == ["assistant", "user", "assistant"]
-    assert normalize(record["transcript"][1]["text"]) == normalize(u.text)
+    assert_transcript(record["transcript"][1]["text"], u.text)
 
 
 def _count(events: list[tuple[float, dict[str, Any]]], kind: str) -> int:
@@ -211,8 +211,8 @@ async def test_finished_call_turns_in_order(server: RunningServer, speech: list[
     turns = record["transcript"]
     assert [t["role"] for t in turns] == ["user", "assistant"] * 3
     assert [t["seq"] for t in turns] == list(range(1, 7))
-    assert normalize(turns[0]["text"]) == normalize(speech[0].text)
-    assert normalize(turns[2]["text"]) == normalize(speech[1].text)
+    assert_transcript(turns[0]["text"], speech[0].text)
+    assert_transcript(turns[2]["text"], speech[1].text)
     assert turns[4]["text"] == "goodbye" and turns[5]["text"] == "Goodbye!"
     spoken = turns[1]["latency"]
     assert spoken["voice_to_voice_ms"] is not None and spoken["voice_to_voice_ms"] > 0

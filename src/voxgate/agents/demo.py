@@ -88,7 +88,8 @@ def load_keyword_agent(path: Path) -> KeywordAgent:
     """Load and validate one agent file. Raises :class:`ConfigError` naming the file."""
     where = str(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as f:
+            doc = yaml.safe_load(f)  # marks name the file and line
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if not isinstance(doc, dict):

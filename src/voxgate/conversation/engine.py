@@ -327,11 +327,10 @@ class Conversation:
             self.outbox.put(Error(code="internal_error", message="speech recognition failed"))
             return
         timing.stt_done = self._clock()
-        if not text:
-            return  # noise, not words
-        self.outbox.put(TranscriptDelta(role="user", text=text))
-        self.outbox.put(Transcript(role="user", text=text))
-        await self._store_user_turn(text, started, ended, timing)
+        if text:  # empty: noise, not words (an earlier turn may still wait for its answer)
+            self.outbox.put(TranscriptDelta(role="user", text=text))
+            self.outbox.put(Transcript(role="user", text=text))
+            await self._store_user_turn(text, started, ended, timing)
         if self._closed or self._detector.in_user_turn:
             return  # the user is talking again: answer when that turn ends
         self._answer(timing)

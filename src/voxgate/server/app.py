@@ -72,34 +72,38 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body.encode()})
 
 
-async def prepare_state(
-    settings: Settings,
-    *,
-    services: SpeechServices | None = None,
-    load_models: bool = True,
-    progress: Callable[[str], None] | None = None,
-) -> ServerState:
-    """Open the store, load agents (a broken file stops here), set up the dev key and load
-    the speech models. Close with :func:`close_state`."""
+async def prepare_state(settings: Settings, *, services: SpeechServices | None) -> ServerState:
+    """Open the store, load agents (a broken file stops here) and set up the dev key.
+    The state is ready at once when ``services`` is given; otherwise call
+    :func:`load_speech`. Close with :func:`close_state`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     agents = load_agents(settings.agents_dir)
     store = await Store.open(settings.resolved_database_url)
     try:
-        tenant_ids = {
-            name: await store.ensure_tenant(name)
-            for name in {"default"} | {a.tenant for a in agents.values()}
-        }
+        names = {"default"} | {a.tenant for a in agents.values()}
+        tenant_ids = {name: await store.ensure_tenant(name) for name in sorted(names)}
         state = ServerState(settings=settings, store=store, agents=agents, tenant_ids=tenant_ids)
         await _ensure_dev_key(state)
-        if services is None and load_models:
-            services = await asyncio.to_thread(SpeechServices.load, settings.thread_count, progress)
-        state.services = services
-        await store.ping()
     except BaseException:
         await store.close()
         raise
-    state.ready = True
+    state.services = services
+    state.ready = services is not None
     return state
+
+
+async def load_speech(state: ServerState, progress: Callable[[str], None] | None = None) -> None:
+    """Load the speech models off the event loop; the state is ready afterwards."""
+    try:
+        state.services = await asyncio.to_thread(
+            SpeechServices.load, state.settings.thread_count, progress
+        )
+        await state.store.ping()
+    except Exception as exc:
+        state.failure = f"{type(exc).__name__}: {exc}"
+        log.exception("startup failed; /readyz will say so")
+        raise
+    state.ready = True
 
 
 async def _ensure_dev_key(state: ServerState) -> None:
@@ -146,15 +150,25 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await prepare_state(
-            settings, services=services, load_models=load_models, progress=progress
-        )
+        state = await prepare_state(settings, services=services)
         app.state.voxgate = state
-        if on_ready is not None:
-            on_ready(state)
+        loading: asyncio.Task[None] | None = None
+        if state.ready:
+            if on_ready is not None:
+                on_ready(state)
+        elif load_models:
+            # Serve /healthz (and 503 elsewhere) while the models load.
+            async def load() -> None:
+                await load_speech(state, progress)
+                if on_ready is not None:
+                    on_ready(state)
+
+            loading = asyncio.create_task(load())
         try:
             yield
         finally:
+            if loading is not None and not loading.done():
+                loading.cancel()
             await drain(state)
             await close_state(state)
 
@@ -195,8 +209,12 @@ def create_app(
     async def readyz(request: Request) -> JSONResponse:
         """200 once models are loaded and the database answers."""
         state = state_of(request)
-        if not state.ready or state.draining:
-            return JSONResponse({"status": "not ready"}, status_code=503)
+        if state.failure is not None:
+            return JSONResponse({"status": "failed", "error": state.failure}, status_code=503)
+        if state.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
+        if not state.ready:
+            return JSONResponse({"status": "loading"}, status_code=503)
         try:
             await asyncio.wait_for(state.store.ping(), timeout=2)
         except Exception:

@@ -22,6 +22,8 @@ class ServerState:
     services: SpeechServices | None = None
     ready: bool = False
     draining: bool = False
+    failure: str | None = None
+    """Why startup failed (models could not load), for /readyz."""
     dev_key: str | None = None
     """The development key's secret when this process created it (shown once)."""
     live: set[Conversation] = field(default_factory=set)

