@@ -149,7 +149,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     from rich.logging import RichHandler
 
-    from voxgate.agents.demo import load_agents
+    from voxgate.agents.spec import load_specs
     from voxgate.errors import ConfigError, MissingExtraError
     from voxgate.server.run import serve as run_server
     from voxgate.server.state import ServerState
@@ -207,7 +207,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     try:
         # Fail before binding the port, with a plain message, on what would stop startup.
-        load_agents(settings.agents_dir)
+        load_specs(settings.agents_dir)
         require_tts()
         run_server(settings, progress=progress, on_ready=ready)
     except (ConfigError, MissingExtraError) as exc:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Literal
 
 Role = Literal["user", "assistant"]
-CloseReason = Literal["client_requested", "websocket_closed", "ended", "server_shutdown"]
+CloseReason = Literal["client_requested", "websocket_closed", "ended", "handoff", "server_shutdown"]
 
 _ROLES = ("user", "assistant")
 

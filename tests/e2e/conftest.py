@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from pydantic import SecretStr
 
+from voxgate.agents.embeddings import Embedder
 from voxgate.audio.pcm import Int16Array
 from voxgate.audio.wav import read_wav
 from voxgate.config import Settings
@@ -62,6 +63,12 @@ def speech_services() -> Iterator[SpeechServices]:
     services.close()
 
 
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[Embedder]:
+    with Embedder() as loaded:
+        yield loaded
+
+
 @dataclass
 class RunningServer:
     """A server in a thread. ``call`` runs a coroutine on the server's loop."""
@@ -83,7 +90,11 @@ class RunningServer:
 
 
 def start_server(
-    settings: Settings, services: SpeechServices | None, *, load_models: bool = True
+    settings: Settings,
+    services: SpeechServices | None,
+    *,
+    embedder: Embedder | None = None,
+    load_models: bool = True,
 ) -> RunningServer:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,7 +107,9 @@ def start_server(
         ready["state"] = state
         ready["loop"] = asyncio.get_running_loop()
 
-    app = create_app(settings, services=services, load_models=load_models, on_ready=on_ready)
+    app = create_app(
+        settings, services=services, embedder=embedder, load_models=load_models, on_ready=on_ready
+    )
     config = uvicorn.Config(
         app,
         ws="websockets-sansio",
@@ -141,9 +154,11 @@ def make_settings(tmp: Path, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 def server(
-    speech_services: SpeechServices, tmp_path_factory: pytest.TempPathFactory
+    speech_services: SpeechServices, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningServer]:
-    running = start_server(make_settings(tmp_path_factory.mktemp("server")), speech_services)
+    running = start_server(
+        make_settings(tmp_path_factory.mktemp("server")), speech_services, embedder=embedder
+    )
     yield running
     running.stop()
 

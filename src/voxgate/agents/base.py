@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 Channel = Literal["voice", "chat", "messaging"]
 
@@ -24,6 +25,12 @@ class AgentContext:
     channel: Channel
     variables: Mapping[str, str | int | float | bool]
     history: tuple[HistoryItem, ...] = field(default_factory=tuple)
+    tenant_id: str = ""
+    platform: str | None = None
+    """The client platform (messaging: ``ios``, ``android``, ``web``…), when known."""
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    state: dict[str, Any] = field(default_factory=dict)
+    """The brain's per-conversation memory (slots being filled…); the conversation keeps it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,7 +45,23 @@ class EndCall:
     """End the call once everything said before it has been played."""
 
 
-ReplyPart = ReplyText | EndCall
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Handoff:
+    """Hand the conversation to a human in ``queue`` once what was said has been played."""
+
+    queue: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolStatus:
+    """A tool the agent runs started, completed or failed (shown to dialects that can)."""
+
+    tool_name: str
+    status: Literal["started", "completed", "failed"]
+
+
+ReplyPart = ReplyText | EndCall | Handoff | ToolStatus
 
 
 class Agent(Protocol):

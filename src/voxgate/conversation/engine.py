@@ -26,9 +26,11 @@ from voxgate.agents.base import (
     AgentContext,
     Channel,
     EndCall,
+    Handoff,
     HistoryItem,
     ReplyPart,
     ReplyText,
+    ToolStatus,
 )
 from voxgate.audio.pcm import (
     Float32Array,
@@ -55,6 +57,7 @@ from voxgate.events import (
     SessionEnded,
     SessionStarted,
     TextIn,
+    ToolCallStatus,
     Transcript,
     TranscriptDelta,
     UserSpeechStarted,
@@ -116,6 +119,8 @@ class _Reply:
     """The user texts this reply answers (re-queued if it is dropped before talking)."""
     generated: list[str] = field(default_factory=list)
     talking: bool = False
+    end: CloseReason | None = None
+    """End the session with this reason once the reply has been played."""
     task: asyncio.Task[None] | None = None
 
 
@@ -174,6 +179,7 @@ class Conversation:
         self._stt_tail: asyncio.Task[None] | None = None  # last user-turn transcription
         self._unanswered: list[str] = []
         self._closed = False
+        self._agent_state: dict[str, object] = {}
         self.end_reason: CloseReason | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -380,19 +386,27 @@ class Conversation:
 
     async def _write(self, reply: _Reply, parts: AsyncIterator[ReplyPart]) -> None:
         """A text reply (chat mode): cumulative deltas, then the final transcript."""
-        end_call = False
         async for part in parts:
-            match part:
-                case ReplyText():
-                    if reply.timing.first_text is None:
-                        reply.timing.first_text = self._clock()
-                    reply.generated.append(part.text)
-                    self.outbox.put(
-                        TranscriptDelta(role="assistant", text="".join(reply.generated))
-                    )
-                case EndCall():
-                    end_call = True
-        await self._finish_reply(reply, end_call)
+            if isinstance(part, ReplyText):
+                if reply.timing.first_text is None:
+                    reply.timing.first_text = self._clock()
+                reply.generated.append(part.text)
+                self.outbox.put(TranscriptDelta(role="assistant", text="".join(reply.generated)))
+            else:
+                self._control(reply, part)
+        await self._finish_reply(reply)
+
+    def _control(self, reply: _Reply, part: EndCall | Handoff | ToolStatus) -> None:
+        """Reply parts that are not text."""
+        match part:
+            case EndCall():
+                reply.end = reply.end or "ended"
+            case Handoff():
+                reply.end = "handoff"
+            case ToolStatus():
+                self.outbox.put(ToolCallStatus(tool_name=part.tool_name, status=part.status))
+            case _:
+                assert_never(part)
 
     async def _speak(self, reply: _Reply, parts: AsyncIterator[ReplyPart]) -> None:
         """A spoken reply: text → sentences → TTS → paced audio, as a pipeline."""
@@ -400,22 +414,19 @@ class Conversation:
         services = self._services
         sentences: asyncio.Queue[str | None] = asyncio.Queue()
         audio: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
-        end_call = False
 
         async def think() -> None:
-            nonlocal end_call
             buf = SentenceBuffer()
             try:
                 async for part in parts:
-                    match part:
-                        case ReplyText():
-                            if reply.timing.first_text is None:
-                                reply.timing.first_text = self._clock()
-                            reply.generated.append(part.text)
-                            for s in buf.feed(part.text):
-                                sentences.put_nowait(s)
-                        case EndCall():
-                            end_call = True
+                    if isinstance(part, ReplyText):
+                        if reply.timing.first_text is None:
+                            reply.timing.first_text = self._clock()
+                        reply.generated.append(part.text)
+                        for s in buf.feed(part.text):
+                            sentences.put_nowait(s)
+                    else:
+                        self._control(reply, part)
                 for s in buf.flush():
                     sentences.put_nowait(s)
             finally:
@@ -471,9 +482,9 @@ class Conversation:
             tg.create_task(think())
             tg.create_task(synthesize())
             tg.create_task(play())
-        await self._finish_reply(reply, end_call)
+        await self._finish_reply(reply)
 
-    async def _finish_reply(self, reply: _Reply, end_call: bool) -> None:
+    async def _finish_reply(self, reply: _Reply) -> None:
         text = "".join(reply.generated).strip()
         if text:
             self.outbox.put(Transcript(role="assistant", text=text))
@@ -485,12 +496,12 @@ class Conversation:
             self._reply = None
         if text:
             await self._store_assistant_turn(reply, text, None)
-        if end_call:
+        if reply.end is not None:
             # Close from outside this task: close() waits for the reply task to end.
-            asyncio.get_running_loop().call_soon(self._end_soon)
+            asyncio.get_running_loop().call_soon(self._end_soon, reply.end)
 
-    def _end_soon(self) -> None:
-        task = asyncio.create_task(self.close("ended"))
+    def _end_soon(self, reason: CloseReason) -> None:
+        task = asyncio.create_task(self.close(reason))
         task.add_done_callback(_log_task_error)
         self._end_task = task
 
@@ -524,6 +535,9 @@ class Conversation:
             channel=self.channel,
             variables=self.variables,
             history=tuple(self.history),
+            tenant_id=self.tenant_id,
+            now=_now(),
+            state=self._agent_state,
         )
 
     async def _store_user_turn(

@@ -201,7 +201,7 @@ def encode(event: ServerEvent) -> list[str]:
             return [_json({"type": "interruption"})]
         case SessionEnded():
             # The vendor has no reason for a server shutdown; its clients know "ended".
-            reason = "ended" if event.reason == "server_shutdown" else event.reason
+            reason = "ended" if event.reason in ("server_shutdown", "handoff") else event.reason
             return [_json({"type": "session.closed", "reason": reason})]
         case Error():
             return [_json({"type": "error", "code": event.code, "message": event.message})]
@@ -233,6 +233,7 @@ _CLOSE_REASONS: dict[str, CloseReason] = {
     "client_requested": "client_requested",
     "websocket_closed": "websocket_closed",
     "ended": "ended",
+    "handoff": "handoff",
     "server_shutdown": "server_shutdown",
 }
 

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxgate import __version__
-from voxgate.agents.demo import load_agents
+from voxgate.agents.runtime import AgentResources, build_agents, needs_embedder
+from voxgate.agents.spec import load_specs
 from voxgate.config import Settings
 from voxgate.server import atoms
 from voxgate.server.state import ServerState
@@ -72,18 +74,32 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body.encode()})
 
 
-async def prepare_state(settings: Settings, *, services: SpeechServices | None) -> ServerState:
-    """Open the store, load agents (a broken file stops here) and set up the dev key.
-    The state is ready at once when ``services`` is given; otherwise call
-    :func:`load_speech`. Close with :func:`close_state`."""
+async def prepare_state(
+    settings: Settings,
+    *,
+    services: SpeechServices | None,
+    embedder: Any | None = None,
+) -> ServerState:
+    """Open the store, validate agent files (a broken one stops here) and set up the dev
+    key. With ``services`` given, the agents are built and the state is ready at once;
+    otherwise call :func:`load_runtime`. Close with :func:`close_state`."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    agents = load_agents(settings.agents_dir)
+    specs = load_specs(settings.agents_dir)
     store = await Store.open(settings.resolved_database_url)
     try:
-        names = {"default"} | {a.tenant for a in agents.values()}
+        names = {"default"} | {spec.tenant for spec, _path in specs.values()}
         tenant_ids = {name: await store.ensure_tenant(name) for name in sorted(names)}
-        state = ServerState(settings=settings, store=store, agents=agents, tenant_ids=tenant_ids)
+        state = ServerState(
+            settings=settings,
+            store=store,
+            specs=specs,
+            tenant_ids=tenant_ids,
+            http=httpx.AsyncClient(follow_redirects=False),
+            embedder=embedder,
+        )
         await _ensure_dev_key(state)
+        if services is not None:
+            await _build_agents(state)
     except BaseException:
         await store.close()
         raise
@@ -92,12 +108,30 @@ async def prepare_state(settings: Settings, *, services: SpeechServices | None) 
     return state
 
 
-async def load_speech(state: ServerState, progress: Callable[[str], None] | None = None) -> None:
-    """Load the speech models off the event loop; the state is ready afterwards."""
+async def _build_agents(state: ServerState) -> None:
+    if state.embedder is None and needs_embedder(state.specs):
+        from voxgate.agents.embeddings import Embedder
+
+        state.embedder = await asyncio.to_thread(Embedder)
+    resources = AgentResources(
+        store=state.store,
+        http=state.http,
+        embedder=state.embedder,
+        cache_dir=state.settings.data_dir / "cache" / "knowledge",
+    )
+    state.agents = await build_agents(state.specs, resources)
+
+
+async def load_runtime(state: ServerState, progress: Callable[[str], None] | None = None) -> None:
+    """Load the speech models and build the agents, off the event loop where heavy; the
+    state is ready afterwards."""
     try:
         state.services = await asyncio.to_thread(
             SpeechServices.load, state.settings.thread_count, progress
         )
+        if progress is not None:
+            progress("loading agents (embeddings, knowledge)")
+        await _build_agents(state)
         await state.store.ping()
     except Exception as exc:
         state.failure = f"{type(exc).__name__}: {exc}"
@@ -121,6 +155,9 @@ async def close_state(state: ServerState) -> None:
     state.ready = False
     if state.services is not None:
         state.services.close()
+    if state.embedder is not None:
+        state.embedder.close()
+    await state.http.aclose()
     await state.store.close()
 
 
@@ -141,6 +178,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     services: SpeechServices | None = None,
+    embedder: Any | None = None,
     load_models: bool = True,
     progress: Callable[[str], None] | None = None,
     on_ready: Callable[[ServerState], None] | None = None,
@@ -150,7 +188,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await prepare_state(settings, services=services)
+        state = await prepare_state(settings, services=services, embedder=embedder)
         app.state.voxgate = state
         loading: asyncio.Task[None] | None = None
         if state.ready:
@@ -159,7 +197,7 @@ def create_app(
         elif load_models:
             # Serve /healthz (and 503 elsewhere) while the models load.
             async def load() -> None:
-                await load_speech(state, progress)
+                await load_runtime(state, progress)
                 if on_ready is not None:
                     on_ready(state)
 

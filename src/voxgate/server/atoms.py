@@ -13,7 +13,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from voxgate.agents.demo import KeywordAgent
+from voxgate.agents.runtime import AgentRuntime
+from voxgate.agents.spec import AgentSpec
 from voxgate.conversation.engine import Conversation
 from voxgate.dialects import atoms
 from voxgate.errors import AuthError, ForbiddenError, InvalidEvent, SetupError
@@ -37,15 +38,22 @@ def _state(obj: WebSocket | Request) -> ServerState:
     return state
 
 
-def _agent_for_key(state: ServerState, key: ApiKey, agent_id: str) -> KeywordAgent:
+def _agent_for_key(state: ServerState, key: ApiKey, agent_id: str) -> AgentSpec:
     """The agent ``key`` may use. Unknown agents and other tenants' look the same."""
-    agent = state.agents.get(agent_id)
+    found = state.specs.get(agent_id)
     if (
-        agent is None
-        or state.agent_tenant_id(agent) != key.tenant_id
+        found is None
+        or state.agent_tenant_id(found[0]) != key.tenant_id
         or not key.allows_agent(agent_id)
     ):
         raise ForbiddenError(f"agent {agent_id!r} does not exist or is not allowed for this key")
+    return found[0]
+
+
+def _runtime(state: ServerState, agent_id: str) -> AgentRuntime:
+    agent = state.agents.get(agent_id)
+    if agent is None:
+        raise ForbiddenError(f"agent {agent_id!r} no longer exists")
     return agent
 
 
@@ -98,9 +106,7 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
         call = await state.store.consume_call_token(token)
         if call is None:
             raise AuthError("call token is invalid, expired or already used")
-        agent = state.agents.get(call.agent_id)
-        if agent is None:
-            raise ForbiddenError(f"agent {call.agent_id!r} no longer exists")
+        agent = _runtime(state, call.agent_id)
         tenant_id = call.tenant_id
         mode = atoms.parse_mode(call.mode)
         variables = atoms.parse_variables(call.variables)
@@ -108,7 +114,7 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
         key = await api_key_from(state.store, token)
         if params.agent_id is None:
             raise SetupError("agent_id is required")
-        agent = _agent_for_key(state, key, params.agent_id)
+        agent = _runtime(state, _agent_for_key(state, key, params.agent_id).id)
         tenant_id = key.tenant_id
         mode = params.mode
         variables = params.variables

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from voxgate.agents.demo import KeywordAgent
+import httpx
+
+from voxgate.agents.runtime import AgentRuntime
+from voxgate.agents.spec import AgentSpec
 from voxgate.config import Settings
 from voxgate.conversation.engine import Conversation
 from voxgate.speech.services import SpeechServices
@@ -16,8 +21,12 @@ from voxgate.store import Store
 class ServerState:
     settings: Settings
     store: Store
-    agents: dict[str, KeywordAgent]
+    specs: dict[str, tuple[AgentSpec, Path]]
+    """Agent definitions by id (known at once; the runtimes are built while loading)."""
     tenant_ids: dict[str, str]
+    http: httpx.AsyncClient
+    agents: dict[str, AgentRuntime] = field(default_factory=dict)
+    embedder: Any | None = None
     """Tenant name → id, for the tenants that own agents."""
     services: SpeechServices | None = None
     ready: bool = False
@@ -29,5 +38,5 @@ class ServerState:
     live: set[Conversation] = field(default_factory=set)
     handlers: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def agent_tenant_id(self, agent: KeywordAgent) -> str:
-        return self.tenant_ids[agent.tenant]
+    def agent_tenant_id(self, spec: AgentSpec) -> str:
+        return self.tenant_ids[spec.tenant]

@@ -1,4 +1,5 @@
-"""Persistent state: tenants, API keys, call tokens, conversations and their turns.
+"""Persistent state: tenants, API keys, call tokens, conversations with their turns and
+tool calls, and bookings.
 
 Open with ``await Store.open(settings.resolved_database_url)``; it migrates the schema.
 """
@@ -6,29 +7,39 @@ Open with ``await Store.open(settings.resolved_database_url)``; it migrates the 
 from voxgate.store.repository import (
     AlreadyExistsError,
     ApiKey,
+    Booking,
     CallToken,
     ConversationRecord,
+    NewBooking,
     NewConversation,
+    NewToolCall,
     NewTurn,
     NotFoundError,
     Store,
     StoreError,
     Tenant,
+    ToolCallRecord,
     TurnRecord,
     hash_secret,
+    normalize_booking_reference,
 )
 
 __all__ = [
     "AlreadyExistsError",
     "ApiKey",
+    "Booking",
     "CallToken",
     "ConversationRecord",
+    "NewBooking",
     "NewConversation",
+    "NewToolCall",
     "NewTurn",
     "NotFoundError",
     "Store",
     "StoreError",
     "Tenant",
+    "ToolCallRecord",
     "TurnRecord",
     "hash_secret",
+    "normalize_booking_reference",
 ]

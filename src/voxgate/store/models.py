@@ -7,11 +7,14 @@ frozen dataclasses from :class:`voxgate.store.Store`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from datetime import date as date_type
+from datetime import time as time_type
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -21,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -151,3 +155,43 @@ class TurnRow(Base):
     tts_first_audio_ms: Mapped[float | None] = mapped_column(Float)
     first_byte_ms: Mapped[float | None] = mapped_column(Float)
     voice_to_voice_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class ToolCallRow(Base):
+    __tablename__ = "tool_calls"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversations.id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(64))
+    arguments: Mapped[dict[str, Any]] = mapped_column(_json())
+    result: Mapped[dict[str, Any] | None] = mapped_column(_json())
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    duration_ms: Mapped[float] = mapped_column(Float)
+
+
+class BookingRow(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        Index("ix_bookings_tenant_id_agent_id_date", "tenant_id", "agent_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    agent_id: Mapped[str] = mapped_column(String(200))
+    # No foreign key: a booking outlives the conversation that made it.
+    conversation_id: Mapped[str | None] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    party_size: Mapped[int] = mapped_column(Integer)
+    date: Mapped[date_type] = mapped_column(Date)
+    time: Mapped[time_type] = mapped_column(Time)
+    notes: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None]

@@ -18,9 +18,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Connection, delete, event, func, select, text, update
 from sqlalchemy.engine import URL, make_url
@@ -33,13 +33,30 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from voxgate.store.models import ApiKeyRow, CallTokenRow, ConversationRow, TenantRow, TurnRow
+from voxgate.store.models import (
+    ApiKeyRow,
+    BookingRow,
+    CallTokenRow,
+    ConversationRow,
+    TenantRow,
+    ToolCallRow,
+    TurnRow,
+)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Any constant: serializes `Store.open` migrations of several processes on PostgreSQL.
 _PG_MIGRATION_LOCK = 0x766F78676174
 _WRITE_OPTION = "voxgate_write"
+# Booking references are read out over the phone: no 0/O, 1/I/L, 5/S, 8/B look-alikes.
+REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY234679"
+REFERENCE_PREFIX = "BK-"
+REFERENCE_LENGTH = 4
+"""Short enough to read out on a call (2 letters + 4, always with a digit): 26^4 codes."""
+_REFERENCE_ATTEMPTS = 8
+
+ToolCallState = Literal["completed", "failed"]
+BookingState = Literal["confirmed", "cancelled"]
 
 
 class StoreError(Exception):
@@ -165,6 +182,78 @@ class TurnRecord:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class NewToolCall:
+    """One finished tool call to append to a conversation."""
+
+    name: str
+    arguments: dict[str, Any]
+    """The arguments as the agent gave them (JSON-serializable)."""
+    result: dict[str, Any] | None
+    """What the tool returned; ``None`` for a failed call."""
+    status: ToolCallState
+    error: str | None
+    started_at: datetime
+    duration_ms: float
+
+    def __post_init__(self) -> None:
+        _require_aware("started_at", self.started_at)
+        if self.status not in get_args(ToolCallState):
+            raise ValueError(f"status must be 'completed' or 'failed', got {self.status!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallRecord:
+    seq: int
+    name: str
+    arguments: dict[str, Any]
+    result: dict[str, Any] | None
+    status: ToolCallState
+    error: str | None
+    started_at: datetime
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewBooking:
+    """A booking to create; ``date`` and ``time`` are the agent's local wall-clock time."""
+
+    tenant_id: str
+    agent_id: str
+    conversation_id: str | None
+    name: str
+    party_size: int
+    date: date
+    time: time
+    notes: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("a booking needs a name")
+        if self.party_size < 1:
+            raise ValueError(f"party_size must be at least 1, got {self.party_size}")
+        if self.time.tzinfo is not None:
+            raise ValueError("a booking time is local wall-clock time: pass a naive time")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Booking:
+    id: int
+    reference: str
+    """Short human-friendly code like ``BK-7K3QX``, unique across tenants."""
+    tenant_id: str
+    agent_id: str
+    conversation_id: str | None
+    name: str
+    party_size: int
+    date: date
+    time: time
+    notes: str | None
+    status: BookingState
+    created_at: datetime
+    cancelled_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRecord:
     id: str
     tenant_id: str
@@ -178,6 +267,7 @@ class ConversationRecord:
     ended_at: datetime | None
     end_reason: str | None
     turns: tuple[TurnRecord, ...] = field(default=())
+    tool_calls: tuple[ToolCallRecord, ...] = field(default=())
 
 
 def _api_key(row: ApiKeyRow) -> ApiKey:
@@ -209,6 +299,56 @@ def _turn(row: TurnRow) -> TurnRecord:
         first_byte_ms=row.first_byte_ms,
         voice_to_voice_ms=row.voice_to_voice_ms,
     )
+
+
+def _tool_call(row: ToolCallRow) -> ToolCallRecord:
+    status: ToolCallState = "completed" if row.status == "completed" else "failed"
+    return ToolCallRecord(
+        seq=row.seq,
+        name=row.name,
+        arguments=dict(row.arguments),
+        result=None if row.result is None else dict(row.result),
+        status=status,
+        error=row.error,
+        started_at=row.started_at,
+        duration_ms=row.duration_ms,
+    )
+
+
+def _booking(row: BookingRow) -> Booking:
+    status: BookingState = "cancelled" if row.status == "cancelled" else "confirmed"
+    return Booking(
+        id=row.id,
+        reference=row.reference,
+        tenant_id=row.tenant_id,
+        agent_id=row.agent_id,
+        conversation_id=row.conversation_id,
+        name=row.name,
+        party_size=row.party_size,
+        date=row.date,
+        time=row.time,
+        notes=row.notes,
+        status=status,
+        created_at=row.created_at,
+        cancelled_at=row.cancelled_at,
+    )
+
+
+def new_booking_reference() -> str:
+    """A fresh random reference such as ``BK-7K3Q`` (not checked for uniqueness)."""
+    chars = [secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH)]
+    if not any(c.isdigit() for c in chars):  # a digit tells a reference from a word
+        chars[secrets.randbelow(REFERENCE_LENGTH)] = secrets.choice("234679")
+    body = "".join(chars)
+    return REFERENCE_PREFIX + body
+
+
+def normalize_booking_reference(reference: str) -> str:
+    """How a reference is looked up: trimmed, upper case, prefix added when left out."""
+    cleaned = reference.strip().upper().replace(" ", "")
+    if not cleaned.startswith(REFERENCE_PREFIX):
+        cleaned = REFERENCE_PREFIX + cleaned.removeprefix(REFERENCE_PREFIX[:-1])
+    return cleaned
 
 
 def _run_upgrade(connection: Connection) -> None:
@@ -615,6 +755,11 @@ class Store:
                 .where(TurnRow.conversation_id == conversation_id)
                 .order_by(TurnRow.seq)
             )
+            tool_calls = await session.scalars(
+                select(ToolCallRow)
+                .where(ToolCallRow.conversation_id == conversation_id)
+                .order_by(ToolCallRow.seq)
+            )
             return ConversationRecord(
                 id=conv.id,
                 tenant_id=conv.tenant_id,
@@ -628,4 +773,133 @@ class Store:
                 ended_at=conv.ended_at,
                 end_reason=conv.end_reason,
                 turns=tuple(_turn(t) for t in turns),
+                tool_calls=tuple(_tool_call(c) for c in tool_calls),
             )
+
+    # -- tool calls --------------------------------------------------------------------
+
+    async def add_tool_call(self, conversation_id: str, call: NewToolCall) -> int:
+        """Append a finished tool call; returns its sequence number (1, 2, … per conversation).
+
+        Raises :class:`NotFoundError` for an unknown conversation.
+        """
+        async with self._write() as session:
+            locked = await session.scalar(
+                select(ConversationRow.id)
+                .where(ConversationRow.id == conversation_id)
+                .with_for_update()
+            )
+            if locked is None:
+                raise NotFoundError(f"no conversation {conversation_id!r}")
+            last = await session.scalar(
+                select(func.max(ToolCallRow.seq)).where(
+                    ToolCallRow.conversation_id == conversation_id
+                )
+            )
+            seq = (last or 0) + 1
+            session.add(
+                ToolCallRow(
+                    conversation_id=conversation_id,
+                    seq=seq,
+                    name=call.name,
+                    arguments=dict(call.arguments),
+                    result=None if call.result is None else dict(call.result),
+                    status=call.status,
+                    error=call.error,
+                    started_at=call.started_at,
+                    duration_ms=call.duration_ms,
+                )
+            )
+        return seq
+
+    async def list_tool_calls(self, conversation_id: str) -> list[ToolCallRecord]:
+        """The conversation's tool calls in order; empty for an unknown conversation."""
+        async with self._read() as session:
+            rows = await session.scalars(
+                select(ToolCallRow)
+                .where(ToolCallRow.conversation_id == conversation_id)
+                .order_by(ToolCallRow.seq)
+            )
+            return [_tool_call(row) for row in rows]
+
+    # -- bookings ----------------------------------------------------------------------
+
+    async def create_booking(self, booking: NewBooking) -> Booking:
+        """Store a confirmed booking under a fresh unique reference and return it."""
+        for _ in range(_REFERENCE_ATTEMPTS):
+            row = BookingRow(
+                tenant_id=booking.tenant_id,
+                agent_id=booking.agent_id,
+                conversation_id=booking.conversation_id,
+                reference=new_booking_reference(),
+                name=booking.name.strip(),
+                party_size=booking.party_size,
+                date=booking.date,
+                time=booking.time,
+                notes=booking.notes,
+                status="confirmed",
+                created_at=utcnow(),
+                cancelled_at=None,
+            )
+            try:
+                async with self._write() as session:
+                    session.add(row)
+            except IntegrityError:
+                # The reference is taken (about 1 in 10^7 per existing booking): draw again.
+                continue
+            return _booking(row)
+        raise StoreError(f"no free booking reference after {_REFERENCE_ATTEMPTS} attempts")
+
+    async def list_bookings(
+        self,
+        tenant_id: str,
+        agent_id: str,
+        *,
+        name: str | None = None,
+        on_date: date | None = None,
+        include_cancelled: bool = False,
+    ) -> list[Booking]:
+        """The agent's bookings by date and time, optionally only those under ``name``
+        (whole name, case-insensitive; SQLite folds ASCII letters only) or on ``on_date``.
+        """
+        query = select(BookingRow).where(
+            BookingRow.tenant_id == tenant_id, BookingRow.agent_id == agent_id
+        )
+        if name is not None:
+            query = query.where(func.lower(BookingRow.name) == name.strip().lower())
+        if on_date is not None:
+            query = query.where(BookingRow.date == on_date)
+        if not include_cancelled:
+            query = query.where(BookingRow.status == "confirmed")
+        query = query.order_by(BookingRow.date, BookingRow.time, BookingRow.id)
+        async with self._read() as session:
+            return [_booking(row) for row in await session.scalars(query)]
+
+    async def cancel_booking(self, tenant_id: str, reference: str) -> Booking | None:
+        """Cancel the tenant's booking with ``reference`` and return it.
+
+        The reference is matched as :func:`normalize_booking_reference` writes it. None
+        when there is no such booking for this tenant. A booking already cancelled is
+        returned unchanged (first cancellation time kept).
+        """
+        wanted = normalize_booking_reference(reference)
+        async with self._write() as session:
+            result = await session.scalars(
+                update(BookingRow)
+                .where(
+                    BookingRow.tenant_id == tenant_id,
+                    BookingRow.reference == wanted,
+                    BookingRow.status == "confirmed",
+                )
+                .values(status="cancelled", cancelled_at=utcnow())
+                .returning(BookingRow),
+                execution_options={"synchronize_session": False},
+            )
+            row = result.first()
+            if row is None:
+                row = await session.scalar(
+                    select(BookingRow).where(
+                        BookingRow.tenant_id == tenant_id, BookingRow.reference == wanted
+                    )
+                )
+            return None if row is None else _booking(row)

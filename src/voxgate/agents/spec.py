@@ -1,0 +1,316 @@
+"""Agent definitions: the YAML schema, validated at load with ``file:line`` messages.
+
+One definition serves every channel. Load with :func:`load_spec` (one file) or
+:func:`load_specs` (a folder); both raise :class:`~voxgate.errors.ConfigError` whose
+message names the file, the line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from voxgate.agents.tools import WebhookToolSpec
+from voxgate.conversation.turns import TurnSettings
+from voxgate.errors import ConfigError
+
+Scalar = str | int | float | bool
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]
+BUILTIN_TOOLS = (
+    "end_call",
+    "transfer_to_human",
+    "search_knowledge",
+    "create_booking",
+    "list_bookings",
+    "cancel_booking",
+)
+VOICES = ("joe-us",)
+SlotType = Literal[
+    "date", "time", "number", "party_size", "name", "text", "reference", "phone", "email"
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TurnSpec(_Model):
+    """Turn-taking settings; see :class:`~voxgate.conversation.turns.TurnSettings`."""
+
+    vad_threshold: float = Field(default=0.5, gt=0, lt=1)
+    min_speech_ms: float = Field(default=150.0, ge=0, le=5000)
+    silence_ms: float = Field(default=600.0, ge=50, le=10000)
+    prefix_padding_ms: float = Field(default=300.0, ge=0, le=2000)
+    barge_in_min_ms: float = Field(default=200.0, ge=0, le=5000)
+    max_turn_ms: float = Field(default=28000.0, ge=1000, le=28000)
+
+    def settings(self) -> TurnSettings:
+        return TurnSettings(**self.model_dump())
+
+
+class GreetingSpec(_Model):
+    """What the agent says first, per channel (omit a channel to stay silent there)."""
+
+    voice: str | None = None
+    chat: str | None = None
+    messaging: str | None = None
+
+
+class SlotSpec(_Model):
+    name: Identifier
+    type: SlotType
+    prompt: str = Field(min_length=1)
+    """What the agent asks when the slot is missing."""
+    required: bool = True
+
+
+class IntentSpec(_Model):
+    name: Identifier
+    examples: list[str] = Field(default_factory=list)
+    """Phrases matched by meaning (sentence embeddings)."""
+    keywords: list[str] = Field(default_factory=list)
+    """Words or phrases matched literally (case-insensitive, whole words)."""
+    slots: list[SlotSpec] = Field(default_factory=list)
+    tool: str | None = None
+    """Tool to call once every required slot is filled."""
+    arguments: dict[str, str] = Field(default_factory=dict)
+    """Tool arguments, templated from the slots: ``{party_size: "{{party_size}}"}``."""
+    response: str | None = None
+    """Reply, templated from variables, slots and the tool's ``result``."""
+    failure_response: str | None = None
+    """Reply when the tool fails (default: a generic apology)."""
+    knowledge: bool = False
+    """Answer from the knowledge base (when there is no ``response``)."""
+    handoff: bool = False
+    end_call: bool = False
+    suggestions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _has_matchers_and_reply(self) -> IntentSpec:
+        if not self.examples and not self.keywords:
+            raise ValueError("an intent needs 'examples' or 'keywords'")
+        if self.response is None and not (self.knowledge or self.handoff):
+            raise ValueError("an intent needs a 'response' (or knowledge: true, handoff: true)")
+        return self
+
+
+class FlowSpec(_Model):
+    """The offline brain: intents by meaning, slots, tools, knowledge."""
+
+    intents: list[IntentSpec] = Field(default_factory=list)
+    fallback: str = "Sorry, I didn't catch that. Could you say it another way?"
+    confidence_floor: float = Field(default=0.88, gt=0, lt=1)
+    """Cosine similarity an intent example must reach (e5 scores sit high: unrelated
+    sentences score 0.77-0.86, paraphrases 0.90+)."""
+    knowledge_floor: float = Field(default=0.84, gt=0, lt=1)
+    """Similarity a knowledge passage must reach to answer an unmatched question."""
+
+    @field_validator("intents")
+    @classmethod
+    def _unique_names(cls, intents: list[IntentSpec]) -> list[IntentSpec]:
+        seen: set[str] = set()
+        for intent in intents:
+            if intent.name in seen:
+                raise ValueError(f"duplicate intent name {intent.name!r}")
+            seen.add(intent.name)
+        return intents
+
+
+class LlmSpec(_Model):
+    """An OpenAI-compatible Chat Completions endpoint."""
+
+    base_url: str = Field(pattern=r"^https?://")
+    model: str = Field(min_length=1)
+    api_key_env: str | None = None
+    """Environment variable holding the API key (never the key itself)."""
+    temperature: float = Field(default=0.4, ge=0, le=2)
+    max_tokens: int = Field(default=300, ge=1, le=8192)
+    timeout_s: float = Field(default=20.0, gt=0, le=120)
+    first_token_timeout_s: float = Field(default=8.0, gt=0, le=120)
+    retries: int = Field(default=2, ge=0, le=5)
+    max_tool_rounds: int = Field(default=4, ge=1, le=10)
+    tool_choice: str | None = None
+    """``auto`` (default), ``none``, ``required``, or a tool name to force on the first round."""
+    apology: str = (
+        "I'm sorry, I'm having trouble answering right now. Please try again in a moment."
+    )
+
+
+class HandoffSpec(_Model):
+    queue: Identifier = "default"
+    phrases: list[str] = Field(
+        default_factory=lambda: ["human", "real person", "agent", "operator", "representative"]
+    )
+    """User words that ask for a human (matched literally)."""
+    message: str = "Of course. I'm transferring you to a colleague now."
+
+
+class EndCallSpec(_Model):
+    phrases: list[str] = Field(default_factory=lambda: ["goodbye", "bye bye", "that's all"])
+    message: str = "Thanks for calling. Goodbye!"
+
+
+class AgentSpec(_Model):
+    """One agent, as written in ``agents/<id>.yaml``."""
+
+    id: Identifier
+    tenant: Identifier = "default"
+    name: str = ""
+    description: str = ""
+    language: Literal["en"] = "en"
+    timezone: str = "UTC"
+    voice: Literal[VOICES] = "joe-us"  # type: ignore[valid-type]
+    greeting: str | GreetingSpec | None = None
+    turn: TurnSpec = Field(default_factory=TurnSpec)
+    brain: Literal["flow", "llm"] = "flow"
+    system_prompt: str = ""
+    variables: dict[str, Scalar] = Field(default_factory=dict)
+    tools: list[str | WebhookToolSpec] = Field(default_factory=list)
+    knowledge: list[str] = Field(default_factory=list)
+    """Files or folders (Markdown or text), relative to the agent file."""
+    flow: FlowSpec = Field(default_factory=FlowSpec)
+    llm: LlmSpec | None = None
+    handoff: HandoffSpec = Field(default_factory=HandoffSpec)
+    end_call: EndCallSpec = Field(default_factory=EndCallSpec)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, tools: list[str | WebhookToolSpec]) -> list[str | WebhookToolSpec]:
+        names: set[str] = set()
+        for tool in tools:
+            name = tool if isinstance(tool, str) else tool.name
+            if isinstance(tool, str) and tool not in BUILTIN_TOOLS:
+                raise ValueError(
+                    f"unknown built-in tool {tool!r}; known: {', '.join(BUILTIN_TOOLS)}"
+                )
+            if name in names:
+                raise ValueError(f"tool {name!r} is listed twice")
+            names.add(name)
+        return tools
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AgentSpec:
+        if self.brain == "llm" and self.llm is None:
+            raise ValueError("brain: llm needs an 'llm' section (base_url, model)")
+        tools = set(self.tool_names)
+        for intent in self.flow.intents:
+            if intent.tool is not None and intent.tool not in tools:
+                raise ValueError(
+                    f"intent {intent.name!r} uses tool {intent.tool!r}, "
+                    "which is not in this agent's 'tools'"
+                )
+            if intent.knowledge and not self.knowledge:
+                raise ValueError(f"intent {intent.name!r} answers from knowledge, but none is set")
+        return self
+
+    @property
+    def tool_names(self) -> list[str]:
+        return [t if isinstance(t, str) else t.name for t in self.tools]
+
+    def greeting_for(self, channel: str) -> str | None:
+        if self.greeting is None or isinstance(self.greeting, str):
+            return self.greeting
+        return getattr(self.greeting, "voice" if channel == "voice" else channel, None)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# --- loading with file:line errors -------------------------------------------------------
+
+
+def _line_index(node: yaml.Node, path: tuple[str | int, ...], out: dict[Any, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
+            out[(*path, k)] = key.start_mark.line + 1
+            _line_index(value, (*path, k), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, (*path, i), out)
+
+
+def _where(loc: tuple[str | int, ...], lines: Mapping[Any, int]) -> int:
+    for n in range(len(loc), -1, -1):
+        # pydantic adds union member names ("str", "WebhookToolSpec") to loc; skip them
+        path = tuple(p for p in loc[:n] if not (isinstance(p, str) and p[:1].isupper()))
+        if path in lines:
+            return lines[path]
+    return 1
+
+
+def _loc_text(loc: tuple[str | int, ...]) -> str:
+    parts = [f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc if not str(p)[:1].isupper()]
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def load_spec(path: Path) -> AgentSpec:
+    """Load and validate one agent file; knowledge paths are checked to exist."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text)
+        doc = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem}") from None
+    if node is None or not isinstance(doc, dict):
+        raise ConfigError(f"{path}:1: an agent file must be a YAML mapping")
+    lines: dict[Any, int] = {}
+    _line_index(node, (), lines)
+    try:
+        spec = AgentSpec.model_validate(doc)
+    except ValidationError as exc:
+        messages = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            msg = re.sub(r"^Value error, ", "", err["msg"])
+            messages.append(f"{path}:{_where(loc, lines)}: {_loc_text(loc)}: {msg}")
+        raise ConfigError("\n".join(dict.fromkeys(messages))) from None
+    for i, source in enumerate(spec.knowledge):
+        if not (path.parent / source).exists():
+            line = lines.get(("knowledge", i), 1)
+            raise ConfigError(f"{path}:{line}: knowledge[{i}]: {source!r} does not exist")
+    return spec
+
+
+def load_specs(folder: Path) -> dict[str, tuple[AgentSpec, Path]]:
+    """Every ``*.yaml``/``*.yml`` in ``folder`` (not recursive), by agent id. All errors of
+    all files are reported together."""
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: agents folder not found")
+    specs: dict[str, tuple[AgentSpec, Path]] = {}
+    errors: list[str] = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        try:
+            spec = load_spec(path)
+        except ConfigError as exc:
+            errors.append(str(exc))
+            continue
+        if spec.id in specs:
+            errors.append(f"{path}:1: duplicate agent id {spec.id!r} (also {specs[spec.id][1]})")
+            continue
+        specs[spec.id] = (spec, path)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    return specs
