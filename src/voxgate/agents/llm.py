@@ -395,10 +395,10 @@ def _messages(prompt: str, context: AgentContext, user_text: str) -> list[dict[s
 
 
 def _assistant_message(current: _Round, calls: list[_ToolCall]) -> dict[str, Any]:
-    text = "".join(current.text)
     return {
         "role": "assistant",
-        "content": text or None,
+        # "" rather than null: OpenAI takes both, llama-cpp-python's server only a string.
+        "content": "".join(current.text),
         "tool_calls": [
             {
                 "id": call.id,

@@ -14,7 +14,19 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from voxgate.agents.tools import WebhookToolSpec
 from voxgate.conversation.turns import TurnSettings
@@ -33,6 +45,38 @@ BUILTIN_TOOLS = (
 VOICES = ("joe-us",)
 SlotType = Literal[
     "date", "time", "number", "party_size", "name", "text", "reference", "phone", "email"
+]
+
+
+def _error_at(at: tuple[str | int, ...], message: str) -> PydanticCustomError:
+    """A validation error about the part ``at`` of the value being validated (a path relative
+    to it), so that :func:`load_spec` can point at that part's line."""
+    return PydanticCustomError("agent_spec", "{message}", {"message": message, "at": at})
+
+
+def _scalar(value: object) -> object:
+    if isinstance(value, str | int | float | bool):
+        return value
+    kind = {dict: "a mapping", list: "a list", type(None): "empty"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+    raise ValueError(f"a variable must be text, a number or true/false, not {kind}")
+
+
+def _builtin_tool(name: str) -> str:
+    if name not in BUILTIN_TOOLS:
+        raise ValueError(f"unknown built-in tool {name!r}; known: {', '.join(BUILTIN_TOOLS)}")
+    return name
+
+
+# Unions are tagged by the input's shape so that a mistake gets one message, about the member
+# that was meant (untagged, pydantic reports every member's complaint). Tags are capitalized:
+# error locations skip them.
+Variable = Annotated[Scalar, BeforeValidator(_scalar)]
+ToolEntry = Annotated[
+    Annotated[str, AfterValidator(_builtin_tool), Tag("Builtin")]
+    | Annotated[WebhookToolSpec, Tag("Webhook")],
+    Discriminator(lambda v: "Webhook" if isinstance(v, dict | WebhookToolSpec) else "Builtin"),
 ]
 
 
@@ -115,9 +159,9 @@ class FlowSpec(_Model):
     @classmethod
     def _unique_names(cls, intents: list[IntentSpec]) -> list[IntentSpec]:
         seen: set[str] = set()
-        for intent in intents:
+        for i, intent in enumerate(intents):
             if intent.name in seen:
-                raise ValueError(f"duplicate intent name {intent.name!r}")
+                raise _error_at((i, "name"), f"duplicate intent name {intent.name!r}")
             seen.add(intent.name)
         return intents
 
@@ -156,6 +200,12 @@ class EndCallSpec(_Model):
     message: str = "Thanks for calling. Goodbye!"
 
 
+Greeting = Annotated[
+    Annotated[str, Tag("Text")] | Annotated[GreetingSpec, Tag("Channels")],
+    Discriminator(lambda v: "Channels" if isinstance(v, dict | GreetingSpec) else "Text"),
+]
+
+
 class AgentSpec(_Model):
     """One agent, as written in ``agents/<id>.yaml``."""
 
@@ -166,12 +216,12 @@ class AgentSpec(_Model):
     language: Literal["en"] = "en"
     timezone: str = "UTC"
     voice: Literal[VOICES] = "joe-us"  # type: ignore[valid-type]
-    greeting: str | GreetingSpec | None = None
+    greeting: Greeting | None = None
     turn: TurnSpec = Field(default_factory=TurnSpec)
     brain: Literal["flow", "llm"] = "flow"
     system_prompt: str = ""
-    variables: dict[str, Scalar] = Field(default_factory=dict)
-    tools: list[str | WebhookToolSpec] = Field(default_factory=list)
+    variables: dict[str, Variable] = Field(default_factory=dict)
+    tools: list[ToolEntry] = Field(default_factory=list)
     knowledge: list[str] = Field(default_factory=list)
     """Files or folders (Markdown or text), relative to the agent file."""
     flow: FlowSpec = Field(default_factory=FlowSpec)
@@ -192,30 +242,31 @@ class AgentSpec(_Model):
     @classmethod
     def _known_tools(cls, tools: list[str | WebhookToolSpec]) -> list[str | WebhookToolSpec]:
         names: set[str] = set()
-        for tool in tools:
+        for i, tool in enumerate(tools):
             name = tool if isinstance(tool, str) else tool.name
-            if isinstance(tool, str) and tool not in BUILTIN_TOOLS:
-                raise ValueError(
-                    f"unknown built-in tool {tool!r}; known: {', '.join(BUILTIN_TOOLS)}"
-                )
             if name in names:
-                raise ValueError(f"tool {name!r} is listed twice")
+                at: tuple[str | int, ...] = (i,) if isinstance(tool, str) else (i, "name")
+                raise _error_at(at, f"tool {name!r} is listed twice")
             names.add(name)
         return tools
 
     @model_validator(mode="after")
     def _consistent(self) -> AgentSpec:
         if self.brain == "llm" and self.llm is None:
-            raise ValueError("brain: llm needs an 'llm' section (base_url, model)")
+            raise _error_at(("brain",), "the llm brain needs an 'llm' section (base_url, model)")
         tools = set(self.tool_names)
-        for intent in self.flow.intents:
+        for i, intent in enumerate(self.flow.intents):
             if intent.tool is not None and intent.tool not in tools:
-                raise ValueError(
+                raise _error_at(
+                    ("flow", "intents", i, "tool"),
                     f"intent {intent.name!r} uses tool {intent.tool!r}, "
-                    "which is not in this agent's 'tools'"
+                    "which is not in this agent's 'tools'",
                 )
             if intent.knowledge and not self.knowledge:
-                raise ValueError(f"intent {intent.name!r} answers from knowledge, but none is set")
+                raise _error_at(
+                    ("flow", "intents", i, "knowledge"),
+                    f"intent {intent.name!r} answers from knowledge, but none is set",
+                )
         return self
 
     @property
@@ -236,7 +287,8 @@ class AgentSpec(_Model):
 
 
 def _line_index(node: yaml.Node, path: tuple[str | int, ...], out: dict[Any, int]) -> None:
-    out[path] = node.start_mark.line + 1
+    """Record the 1-based line of every part under ``node``: a mapping entry's key line, a
+    sequence item's first line (the caller records the document's own line under ``()``)."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
@@ -244,16 +296,44 @@ def _line_index(node: yaml.Node, path: tuple[str | int, ...], out: dict[Any, int
             _line_index(value, (*path, k), out)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
+            out[(*path, i)] = item.start_mark.line + 1
             _line_index(item, (*path, i), out)
 
 
 def _where(loc: tuple[str | int, ...], lines: Mapping[Any, int]) -> int:
-    for n in range(len(loc), -1, -1):
-        # pydantic adds union member names ("str", "WebhookToolSpec") to loc; skip them
-        path = tuple(p for p in loc[:n] if not (isinstance(p, str) and p[:1].isupper()))
-        if path in lines:
-            return lines[path]
-    return 1
+    """The line of the deepest part of ``loc`` written in the file. Parts that are not there
+    (a missing field, a union tag) are skipped: a missing field points at its mapping."""
+    path: tuple[str | int, ...] = ()
+    line = lines.get(path, 1)
+    for part in loc:
+        if (*path, part) in lines:
+            path = (*path, part)
+            line = lines[path]
+    return line
+
+
+def _yaml_error(path: Path, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+    """``exc`` as ``file:line``. An unclosed bracket or quote, or a key without its colon, is
+    reported where it starts (PyYAML notices it later, often at the end of the file)."""
+    last = max(text.count("\n") + (not text.endswith("\n")), 1)
+
+    def line_of(mark: yaml.Mark) -> int:
+        return min(mark.line + 1, last)
+
+    problem, mark, context = exc.problem or "", exc.problem_mark, exc.context or ""
+    at_end = mark is not None and mark.index >= len(text.rstrip())
+    where = "at the end of the file" if at_end or mark is None else f"on line {line_of(mark)}"
+    starts = ("flow sequence", "flow mapping", "quoted scalar", "simple key")
+    if exc.context_mark is not None and any(s in context for s in starts):
+        line = line_of(exc.context_mark)
+        what = re.sub(r"^while \w+ an? ", "", context)
+        return ConfigError(
+            f"{path}:{line}: invalid YAML: in the {what} that starts here: {problem} {where}"
+        )
+    line = line_of(mark) if mark is not None else 1
+    if context and not context.startswith("while "):
+        problem = f"{context}, {problem}"  # "expected a single document in the stream, but ..."
+    return ConfigError(f"{path}:{line}: invalid YAML: {problem}")
 
 
 def _loc_text(loc: tuple[str | int, ...]) -> str:
@@ -263,6 +343,11 @@ def _loc_text(loc: tuple[str | int, ...]) -> str:
 
 def load_spec(path: Path) -> AgentSpec:
     """Load and validate one agent file; knowledge paths are checked to exist."""
+    return _load(path)[0]
+
+
+def _load(path: Path) -> tuple[AgentSpec, dict[Any, int]]:
+    """The agent in ``path`` and the line of every part of it (see :func:`_line_index`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -271,27 +356,29 @@ def load_spec(path: Path) -> AgentSpec:
         node = yaml.compose(text)
         doc = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark is not None else 1
-        raise ConfigError(f"{path}:{line}: invalid YAML: {exc.problem}") from None
+        raise _yaml_error(path, text, exc) from None
     if node is None or not isinstance(doc, dict):
-        raise ConfigError(f"{path}:1: an agent file must be a YAML mapping")
-    lines: dict[Any, int] = {}
+        line = node.start_mark.line + 1 if node is not None else 1
+        raise ConfigError(f"{path}:{line}: an agent file must be a YAML mapping")
+    lines: dict[Any, int] = {(): node.start_mark.line + 1}
     _line_index(node, (), lines)
     try:
         spec = AgentSpec.model_validate(doc)
     except ValidationError as exc:
         messages = []
         for err in exc.errors():
-            loc = tuple(err["loc"])
+            loc = (*err["loc"], *err.get("ctx", {}).get("at", ()))
             msg = re.sub(r"^Value error, ", "", err["msg"])
             messages.append(f"{path}:{_where(loc, lines)}: {_loc_text(loc)}: {msg}")
         raise ConfigError("\n".join(dict.fromkeys(messages))) from None
-    for i, source in enumerate(spec.knowledge):
-        if not (path.parent / source).exists():
-            line = lines.get(("knowledge", i), 1)
-            raise ConfigError(f"{path}:{line}: knowledge[{i}]: {source!r} does not exist")
-    return spec
+    missing = [
+        f"{path}:{_where(('knowledge', i), lines)}: knowledge[{i}]: {source!r} does not exist"
+        for i, source in enumerate(spec.knowledge)
+        if not (path.parent / source).exists()
+    ]
+    if missing:
+        raise ConfigError("\n".join(missing))
+    return spec, lines
 
 
 def load_specs(folder: Path) -> dict[str, tuple[AgentSpec, Path]]:
@@ -300,17 +387,21 @@ def load_specs(folder: Path) -> dict[str, tuple[AgentSpec, Path]]:
     if not folder.is_dir():
         raise ConfigError(f"{folder}: agents folder not found")
     specs: dict[str, tuple[AgentSpec, Path]] = {}
+    id_lines: dict[str, int] = {}
     errors: list[str] = []
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
-            spec = load_spec(path)
+            spec, lines = _load(path)
         except ConfigError as exc:
             errors.append(str(exc))
             continue
+        line = _where(("id",), lines)
         if spec.id in specs:
-            errors.append(f"{path}:1: duplicate agent id {spec.id!r} (also {specs[spec.id][1]})")
+            first = f"{specs[spec.id][1]}:{id_lines[spec.id]}"
+            errors.append(f"{path}:{line}: id: duplicate agent id {spec.id!r} (also in {first})")
             continue
         specs[spec.id] = (spec, path)
+        id_lines[spec.id] = line
     if errors:
         raise ConfigError("\n".join(errors))
     return specs

@@ -273,6 +273,19 @@ def conversation_json(conv: ConversationRecord) -> dict[str, Any]:
             }
             for t in conv.turns
         ],
+        "tool_calls": [
+            {
+                "seq": c.seq,
+                "name": c.name,
+                "arguments": c.arguments,
+                "result": c.result,
+                "status": c.status,
+                "error": c.error,
+                "started_at": c.started_at.isoformat(),
+                "duration_ms": c.duration_ms,
+            }
+            for c in conv.tool_calls
+        ],
     }
 
 

@@ -1,0 +1,68 @@
+"""The demo agent by voice: questions and bookings spoken with piper at test time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxgate.agents.embeddings import Embedder
+from voxgate.client import AtomsClient, talk
+from voxgate.speech.services import SpeechServices
+
+from .conftest import RunningServer, make_settings, start_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.models]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def demo_server(
+    speech_services: SpeechServices, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    settings = make_settings(tmp_path_factory.mktemp("demo"), agents_dir=ROOT / "agents")
+    running = start_server(settings, speech_services, embedder=embedder)
+    yield running
+    running.stop()
+
+
+async def ask(server: RunningServer, services: SpeechServices, question: str) -> tuple[str, str]:
+    """Speak ``question`` (piper) to the demo agent; return both transcripts."""
+    audio = services.tts.synthesize(question)
+    audio = np.concatenate([audio, np.zeros(services.tts.sample_rate // 2, dtype=np.int16)])
+    client = await AtomsClient.connect(
+        server.ws_url, token=server.dev_key, agent_id="demo", sample_rate=16000
+    )
+    try:
+        result = await talk(client, audio, services.tts.sample_rate, timeout=60)
+    finally:
+        await client.close()
+    return result.user_text, result.agent_text
+
+
+async def test_spoken_question_about_hours(
+    demo_server: RunningServer, speech_services: SpeechServices
+) -> None:
+    user, agent = await ask(demo_server, speech_services, "What time do you open on Sundays?")
+    assert "sunday" in user.lower()
+    assert "noon" in agent and "Tuesday to Sunday" in agent, agent
+
+
+async def test_spoken_booking_creates_a_row(
+    demo_server: RunningServer, speech_services: SpeechServices
+) -> None:
+    user, agent = await ask(
+        demo_server,
+        speech_services,
+        "I would like to book a table for two tomorrow at seven p.m. under the name Jane Smith.",
+    )
+    state = demo_server.state
+    bookings = demo_server.call(
+        state.store.list_bookings(state.tenant_ids["default"], "demo", name="Jane Smith")
+    )
+    assert len(bookings) == 1, (user, agent)
+    booking = bookings[0]
+    assert booking.party_size == 2 and booking.time.hour == 19
+    assert booking.reference in agent
