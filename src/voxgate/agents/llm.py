@@ -211,13 +211,7 @@ class LlmBrain:
                     yield ToolStatus(
                         tool_name=call.name, status="completed" if outcome.ok else "failed"
                     )
-                    messages.append(
-                        {
-                            "role": "tool",
-                            "tool_call_id": call.id,
-                            "content": outcome.content_for_model(),
-                        }
-                    )
+                    messages.append(self._tool_result(call, outcome))
                     effect = _effect(outcome, arguments)
                     if effect is not None and not any(type(e) is type(effect) for e in effects):
                         effects.append(effect)
@@ -238,6 +232,15 @@ class LlmBrain:
         return f"LLM {self.spec.model!r} at {self._shown_url}"
 
     # --- requests ------------------------------------------------------------------------
+
+    def _tool_result(self, call: _ToolCall, outcome: ToolOutcome) -> dict[str, Any]:
+        """The message that hands a tool's result back to the model."""
+        content = outcome.content_for_model()
+        if self.spec.tool_results_as == "user":
+            # For servers whose chat template drops the `tool` role (llama.cpp's
+            # chatml-function-calling): the result reaches the model as a user message.
+            return {"role": "user", "content": f"Result of {call.name}: {content}"}
+        return {"role": "tool", "tool_call_id": call.id, "content": content}
 
     def _api_key(self) -> str | None:
         name = self.spec.api_key_env

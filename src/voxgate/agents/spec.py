@@ -181,6 +181,9 @@ class LlmSpec(_Model):
     max_tool_rounds: int = Field(default=4, ge=1, le=10)
     tool_choice: str | None = None
     """``auto`` (default), ``none``, ``required``, or a tool name to force on the first round."""
+    tool_results_as: Literal["tool", "user"] = "tool"
+    """How tool results go back to the model: OpenAI's ``tool`` messages, or ``user``
+    messages for servers whose chat template ignores the ``tool`` role."""
     apology: str = (
         "I'm sorry, I'm having trouble answering right now. Please try again in a moment."
     )
@@ -286,12 +289,22 @@ class AgentSpec(_Model):
 # --- loading with file:line errors -------------------------------------------------------
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
 def _line_index(node: yaml.Node, path: tuple[str | int, ...], out: dict[Any, int]) -> None:
     """Record the 1-based line of every part under ``node``: a mapping entry's key line, a
     sequence item's first line (the caller records the document's own line under ``()``)."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             k = key.value if isinstance(key, yaml.ScalarNode) else str(key)
+            if (*path, k) in out:
+                # YAML would silently keep the last value: a typo or a paste gone wrong.
+                where = ".".join(str(p) for p in (*path, k))
+                raise _DuplicateKey(key.start_mark.line + 1, f"{where}: key given twice")
             out[(*path, k)] = key.start_mark.line + 1
             _line_index(value, (*path, k), out)
     elif isinstance(node, yaml.SequenceNode):
@@ -361,7 +374,10 @@ def _load(path: Path) -> tuple[AgentSpec, dict[Any, int]]:
         line = node.start_mark.line + 1 if node is not None else 1
         raise ConfigError(f"{path}:{line}: an agent file must be a YAML mapping")
     lines: dict[Any, int] = {(): node.start_mark.line + 1}
-    _line_index(node, (), lines)
+    try:
+        _line_index(node, (), lines)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}:{exc.line}: {exc}") from None
     try:
         spec = AgentSpec.model_validate(doc)
     except ValidationError as exc:
