@@ -8,8 +8,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -29,7 +28,7 @@ APOLOGY = "Sorry, my thoughts are elsewhere. Please call again shortly."
 class _Hours(BaseHTTPRequestHandler):
     """A real HTTP service behind a webhook tool; it records what it was asked."""
 
-    calls: list[dict[str, Any]] = []
+    calls: ClassVar[list[dict[str, Any]]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
