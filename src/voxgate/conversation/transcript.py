@@ -22,26 +22,50 @@ def split_clauses(text: str, first_max_words: int = 12) -> list[str]:
 
 
 class SentenceBuffer:
-    """Collects streamed text and releases complete sentences as they end."""
+    """Collects streamed text and releases speakable pieces as soon as they end: sentences,
+    and clauses (at ``, ; :``) when a clause is long enough to be worth speaking alone —
+    the first clause of a reply sooner (``first_clause_words``), so speech starts early;
+    later ones only when long (``clause_words``), to keep the TTS fed without choppy
+    prosody."""
 
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "_released", "clause_words", "first_clause_words")
 
-    def __init__(self) -> None:
+    def __init__(self, *, first_clause_words: int = 6, clause_words: int = 14) -> None:
         self._buf = ""
+        self._released = False
+        self.first_clause_words = first_clause_words
+        self.clause_words = clause_words
 
     def feed(self, chunk: str) -> list[str]:
         self._buf += chunk
         out: list[str] = []
         while True:
-            m = re.search(r"[.!?](\s+)", self._buf)
-            if m is None:
+            piece = self._next_piece()
+            if piece is None:
                 return out
-            sentence, self._buf = self._buf[: m.start() + 1].strip(), self._buf[m.end() :]
-            if sentence:
-                out.append(sentence)
+            if piece:
+                out.append(piece)
+                self._released = True
+
+    def _next_piece(self) -> str | None:
+        sentence = re.search(r"[.!?](\s+)", self._buf)
+        minimum = self.clause_words if self._released else self.first_clause_words
+        for clause in re.finditer(r"[,;:](\s+)", self._buf):
+            if sentence is not None and clause.start() > sentence.start():
+                break
+            if len(self._buf[: clause.start()].split()) >= minimum:
+                return self._take(clause.start() + 1, clause.end())
+        if sentence is None:
+            return None
+        return self._take(sentence.start() + 1, sentence.end())
+
+    def _take(self, cut: int, rest: int) -> str:
+        piece, self._buf = self._buf[:cut].strip(), self._buf[rest:]
+        return piece
 
     def flush(self) -> list[str]:
         rest, self._buf = self._buf.strip(), ""
+        self._released = False
         return [rest] if rest else []
 
 

@@ -105,6 +105,8 @@ async def prepare_state(
         raise
     state.services = services
     state.ready = services is not None
+    state.owns_services = services is None
+    state.owns_embedder = embedder is None
     return state
 
 
@@ -153,9 +155,9 @@ async def _ensure_dev_key(state: ServerState) -> None:
 
 async def close_state(state: ServerState) -> None:
     state.ready = False
-    if state.services is not None:
+    if state.owns_services and state.services is not None:
         state.services.close()
-    if state.embedder is not None:
+    if state.owns_embedder and state.embedder is not None:
         state.embedder.close()
     await state.http.aclose()
     await state.store.close()

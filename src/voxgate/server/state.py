@@ -31,6 +31,9 @@ class ServerState:
     services: SpeechServices | None = None
     ready: bool = False
     draining: bool = False
+    owns_services: bool = True
+    owns_embedder: bool = True
+    """Whether closing the state closes these (not when they were handed in, shared)."""
     failure: str | None = None
     """Why startup failed (models could not load), for /readyz."""
     dev_key: str | None = None
