@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     call_token_ttl_s: int = Field(default=30, ge=1, le=3600)
     drain_timeout_s: float = Field(default=10.0, ge=0)
     """On SIGTERM: how long live sessions get to close and save before exit."""
+    metrics_token: SecretStr | None = None
+    """Bearer token for ``GET /metrics``; unset: loopback clients only."""
     log_level: str = "info"
 
     @classmethod

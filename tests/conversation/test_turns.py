@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voxgate.conversation.turns import (
+    Paused,
     SpeechStarted,
     TurnAction,
     TurnDetector,
@@ -24,13 +25,14 @@ MAYBE = 0.4  # between the release threshold (0.35) and the threshold (0.5)
 
 
 def feed(
-    detector: TurnDetector, probs: list[float], first: int = 0
+    detector: TurnDetector, probs: list[float], first: int = 0, *, pauses: bool = False
 ) -> list[tuple[int, TurnAction]]:
-    """Feed frames ``first, first+1, …``; return (frame index, action) for each action."""
+    """Feed frames ``first, first+1, …``; return (frame index, action) for each action
+    (:class:`Paused` only with ``pauses``)."""
     out: list[tuple[int, TurnAction]] = []
     for i, prob in enumerate(probs, first):
         action = detector.feed(prob, i * FRAME, (i + 1) * FRAME)
-        if action is not None:
+        if action is not None and (pauses or not isinstance(action, Paused)):
             out.append((i, action))
     return out
 
@@ -351,3 +353,28 @@ def test_actions_are_well_formed(
 def test_no_speech_frame_means_no_turn(probs: list[float]) -> None:
     d = detector(min_speech_ms=0)
     assert feed(d, probs) == []
+
+
+# -- pauses (speculative work) and forced ends -------------------------------------------
+
+
+def test_a_pause_is_announced_once_per_silence() -> None:
+    d = detector(pause_ms=150, silence_ms=600)
+    actions = feed(d, [SPEECH] * 10 + [SILENCE] * 6 + [SPEECH] * 5 + [SILENCE] * 30, pauses=True)
+    kinds = [(i, type(a).__name__) for i, a in actions]
+    # speech ends at frame 10 (320 ms); 150 ms of silence ends inside frame 14
+    assert kinds == [(4, "SpeechStarted"), (14, "Paused"), (25, "Paused"), (39, "TurnEnded")]
+    first, second = actions[1][1], actions[2][1]
+    assert first == Paused(start_ms=0.0, end_ms=320.0)
+    assert second == Paused(start_ms=0.0, end_ms=672.0)
+    assert actions[3][1] == TurnEnded(start_ms=0.0, end_ms=672.0)
+
+
+def test_end_turn_forces_the_end_with_the_paused_span() -> None:
+    d = detector(pause_ms=150)
+    actions = feed(d, [SPEECH] * 10 + [SILENCE] * 5, pauses=True)
+    assert isinstance(actions[-1][1], Paused)
+    assert d.end_turn() == TurnEnded(start_ms=0.0, end_ms=320.0)
+    assert not d.in_user_turn
+    assert d.end_turn() is None
+    assert feed(d, [SILENCE] * 30, 15, pauses=True) == []

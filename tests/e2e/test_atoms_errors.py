@@ -255,3 +255,20 @@ async def test_draining_refuses_new_sessions_with_503(server: RunningServer) -> 
             assert (await http.get("/healthz")).status_code == 200
     finally:
         server.state.draining = False
+
+
+async def test_metrics_need_the_token_when_one_is_set(server: RunningServer) -> None:
+    from pydantic import SecretStr
+
+    settings = server.state.settings
+    original = settings.metrics_token
+    object.__setattr__(settings, "metrics_token", SecretStr("s3cret-metrics"))
+    try:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            assert (await http.get("/metrics")).status_code == 401
+            wrong = await http.get("/metrics", headers={"Authorization": "Bearer nope"})
+            assert wrong.status_code == 401
+            ok = await http.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics"})
+            assert ok.status_code == 200 and "voxgate_live_sessions" in ok.text
+    finally:
+        object.__setattr__(settings, "metrics_token", original)

@@ -230,3 +230,26 @@ async def test_ten_concurrent_sessions(server: RunningServer, speech: list[Utter
             assert len(turn.audio()) > 0
 
     await asyncio.gather(*(one(i) for i in range(10)))
+
+
+async def test_turn_timings_are_exported_as_prometheus_histograms(
+    server: RunningServer, speech: list[Utterance]
+) -> None:
+    async with await connect(server, sample_rate=16000) as client:
+        u = speech[3]
+        await speak_and_wait_reply(client, u.samples, u.rate)
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        r = await http.get("/metrics")
+    assert r.status_code == 200
+    lines = r.text.splitlines()
+
+    def count(stage: str) -> float:
+        prefix = f'voxgate_turn_stage_seconds_count{{agent="quick",stage="{stage}"}}'
+        return next(float(x.split()[-1]) for x in lines if x.startswith(prefix))
+
+    for stage in ("endpointing", "stt", "tts_first_audio", "voice_to_voice"):
+        assert count(stage) >= 1, stage
+    assert any(
+        x.startswith('voxgate_sessions_total{dialect="atoms",mode="webcall"}') for x in lines
+    )
+    assert any(x.startswith("voxgate_live_sessions") for x in lines)

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, assert_never
@@ -43,7 +43,13 @@ from voxgate.audio.pcm import (
 from voxgate.audio.resample import StreamResampler
 from voxgate.conversation.outbox import Outbox
 from voxgate.conversation.transcript import Playback, SentenceBuffer
-from voxgate.conversation.turns import SpeechStarted, TurnDetector, TurnEnded, TurnSettings
+from voxgate.conversation.turns import (
+    Paused,
+    SpeechStarted,
+    TurnDetector,
+    TurnEnded,
+    TurnSettings,
+)
 from voxgate.events import (
     AgentAudio,
     AgentTalking,
@@ -144,6 +150,8 @@ class Conversation:
         channel: Channel = "voice",
         lead_ms: float = 250.0,
         clock: Callable[[], float] = time.monotonic,
+        on_turn: Callable[[TurnTiming], None] | None = None,
+        on_barge_in: Callable[[], None] | None = None,
     ) -> None:
         if mode == "webcall" and services is None:
             raise ValueError("a webcall needs speech services")
@@ -164,6 +172,8 @@ class Conversation:
         self._settings = turn_settings
         self._lead_ms = lead_ms
         self._clock = clock
+        self._on_turn = on_turn
+        self._on_barge_in = on_barge_in
         self._detector = TurnDetector(turn_settings)
         self._aligner = SampleAligner()
         self._splitter = FrameSplitter(VAD_FRAME)
@@ -177,6 +187,7 @@ class Conversation:
         self._speech_start_wall: datetime | None = None
         self._reply: _Reply | None = None
         self._stt_tail: asyncio.Task[None] | None = None  # last user-turn transcription
+        self._speculative: tuple[tuple[float, float], asyncio.Future[str]] | None = None
         self._unanswered: list[str] = []
         self._closed = False
         self._agent_state: dict[str, object] = {}
@@ -283,6 +294,8 @@ class Conversation:
                     self._frames_start_ms += VAD_FRAME_MS
             if isinstance(action, SpeechStarted):
                 await self._on_speech_started(action)
+            elif isinstance(action, Paused):
+                self._on_pause(action)
             elif isinstance(action, TurnEnded):
                 self._on_turn_ended(action)
 
@@ -296,28 +309,51 @@ class Conversation:
             # The user went on talking before the agent spoke: answer everything at once.
             self._cancel_pending_reply()
 
+    def _turn_audio(self, start_ms: float, end_ms: float) -> Float32Array:
+        """The audio STT gets for a turn: prefix padding before onset, 200 ms after."""
+        pad = self._settings.prefix_padding_ms
+        first = max(0, int((start_ms - pad - self._frames_start_ms) / VAD_FRAME_MS))
+        last = int((end_ms + 200 - self._frames_start_ms) / VAD_FRAME_MS) + 1
+        frames = list(self._frames)[first:last]
+        return np.concatenate(frames) if frames else np.zeros(0, np.float32)
+
+    def _on_pause(self, action: Paused) -> None:
+        """The user paused: transcribe now, in case the turn ends here (speculative STT).
+        If the user goes on, the result is not used."""
+        assert self._services is not None
+        if self._stream_ms < action.end_ms + 200:
+            return  # the 200 ms tail STT gets is not here yet
+        audio = self._turn_audio(action.start_ms, action.end_ms)
+        task = asyncio.ensure_future(self._services.transcribe(audio))
+        task.add_done_callback(_ignore_result)
+        self._speculative = ((action.start_ms, action.end_ms), task)
+
     def _on_turn_ended(self, action: TurnEnded) -> None:
         now = self._clock()
         timing = TurnTiming(
             speech_end=now - (self._stream_ms - action.end_ms) / 1000,
             detected=now,
         )
-        pad = self._settings.prefix_padding_ms
-        first = max(0, int((action.start_ms - pad - self._frames_start_ms) / VAD_FRAME_MS))
-        last = int((action.end_ms + 200 - self._frames_start_ms) / VAD_FRAME_MS) + 1
-        frames = list(self._frames)[first:last]
-        audio = np.concatenate(frames) if frames else np.zeros(0, np.float32)
+        speculative = self._speculative
+        self._speculative = None
+        if speculative is not None and speculative[0] == (action.start_ms, action.end_ms):
+            transcription: Awaitable[str] = speculative[1]
+        else:
+            assert self._services is not None
+            transcription = self._services.transcribe(
+                self._turn_audio(action.start_ms, action.end_ms)
+            )
         started = self._speech_start_wall or _now()
         ended = _now() - timedelta(seconds=(self._stream_ms - action.end_ms) / 1000)
         previous = self._stt_tail
         self._stt_tail = asyncio.create_task(
-            self._transcribe_turn(previous, audio, started, ended, timing)
+            self._transcribe_turn(previous, transcription, started, ended, timing)
         )
 
     async def _transcribe_turn(
         self,
         previous: asyncio.Task[None] | None,
-        audio: Float32Array,
+        transcription: Awaitable[str],
         started: datetime,
         ended: datetime,
         timing: TurnTiming,
@@ -325,9 +361,8 @@ class Conversation:
         if previous is not None:
             with contextlib.suppress(Exception):
                 await previous  # keep user turns in order
-        assert self._services is not None
         try:
-            text = await self._services.transcribe(audio)
+            text = await transcription
         except Exception:
             log.exception("call %s: speech-to-text failed", self.call_id)
             self.outbox.put(Error(code="internal_error", message="speech recognition failed"))
@@ -521,6 +556,8 @@ class Conversation:
         self.outbox.drop_reply_audio()
         heard = reply.playback.text_at(played)
         if notify:
+            if self._on_barge_in is not None:
+                self._on_barge_in()
             self.outbox.put(Interruption())
             self.outbox.put(Transcript(role="assistant", text=heard, interrupted=True))
             self.outbox.put(AgentTalking(talking=False, at=_now()))
@@ -560,6 +597,8 @@ class Conversation:
         )
 
     async def _store_assistant_turn(self, reply: _Reply, text: str, heard: str | None) -> None:
+        if self._on_turn is not None and reply.timing.speech_end is not None:
+            self._on_turn(reply.timing)
         self.history.append(
             HistoryItem(role="assistant", text=heard if heard is not None else text)
         )
@@ -592,6 +631,12 @@ def _now() -> datetime:
 
 async def _single(text: str) -> AsyncIterator[ReplyPart]:
     yield ReplyText(text=text)
+
+
+def _ignore_result(future: asyncio.Future[str]) -> None:
+    """Retrieve a speculative result's exception so it is never reported as unhandled."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _log_task_error(task: asyncio.Task[None]) -> None:

@@ -24,6 +24,9 @@ class TurnSettings:
     """Audio kept from before speech onset and handed to STT."""
     barge_in_min_ms: float = 200.0
     """Speech needed, while the agent talks, to interrupt it (guards against echo)."""
+    pause_ms: float = 150.0
+    """Silence after which the turn *may* be over: speculative STT (and an end-of-turn
+    model, if enabled) start here; the turn ends for sure after ``silence_ms``."""
     max_turn_ms: float = 28000.0
     """A user turn is ended after this long even without silence (STT takes 30 s at most)."""
 
@@ -36,6 +39,7 @@ class TurnSettings:
             "prefix_padding_ms",
             "barge_in_min_ms",
             "max_turn_ms",
+            "pause_ms",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -62,7 +66,16 @@ class TurnEnded:
     end_ms: float
 
 
-TurnAction = SpeechStarted | TurnEnded
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Paused:
+    """The user has been silent for ``pause_ms``: if the turn ends without more speech, it
+    will be exactly ``start_ms``..``end_ms`` (so work on it may start now)."""
+
+    start_ms: float
+    end_ms: float
+
+
+TurnAction = SpeechStarted | Paused | TurnEnded
 
 
 class _State(Enum):
@@ -74,7 +87,14 @@ class _State(Enum):
 class TurnDetector:
     """Feed one VAD frame at a time with :meth:`feed`; tell it when the agent talks."""
 
-    __slots__ = ("_last_speech_ms", "_onset_ms", "_state", "agent_talking", "settings")
+    __slots__ = (
+        "_last_speech_ms",
+        "_onset_ms",
+        "_paused",
+        "_state",
+        "agent_talking",
+        "settings",
+    )
 
     def __init__(self, settings: TurnSettings) -> None:
         self.settings = settings
@@ -82,6 +102,7 @@ class TurnDetector:
         self._state = _State.IDLE
         self._onset_ms = 0.0
         self._last_speech_ms = 0.0
+        self._paused = False
 
     @property
     def in_user_turn(self) -> bool:
@@ -111,11 +132,24 @@ class TurnDetector:
                     return TurnEnded(start_ms=self._onset_ms, end_ms=frame_end_ms)
                 if not silence:
                     self._last_speech_ms = frame_end_ms
+                    self._paused = False
                     return None
-                if frame_end_ms - self._last_speech_ms >= s.silence_ms:
-                    self._state = _State.IDLE
-                    return TurnEnded(start_ms=self._onset_ms, end_ms=self._last_speech_ms)
+                quiet = frame_end_ms - self._last_speech_ms
+                if quiet >= s.silence_ms:
+                    return self.end_turn()
+                if quiet >= s.pause_ms and not self._paused:
+                    self._paused = True
+                    return Paused(start_ms=self._onset_ms, end_ms=self._last_speech_ms)
         return None
+
+    def end_turn(self) -> TurnEnded | None:
+        """End the user's turn now (e.g. an end-of-turn model is sure it is over); ``None``
+        when no turn is in progress."""
+        if self._state is not _State.SPEAKING:
+            return None
+        self._state = _State.IDLE
+        self._paused = False
+        return TurnEnded(start_ms=self._onset_ms, end_ms=self._last_speech_ms)
 
     def _maybe_confirm(self, now_ms: float) -> SpeechStarted | None:
         needed = (
@@ -124,6 +158,7 @@ class TurnDetector:
         if now_ms - self._onset_ms < needed:
             return None
         self._state = _State.SPEAKING
+        self._paused = False
         return SpeechStarted(start_ms=self._onset_ms, barge_in=self.agent_talking)
 
     def reset(self) -> None:

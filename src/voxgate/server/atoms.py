@@ -88,9 +88,11 @@ async def agent_connect(ws: WebSocket) -> None:
     assert task is not None
     state.live.add(conv)
     state.handlers.add(task)
+    state.metrics.live.inc()
     try:
         await _run_session(ws, conv)
     finally:
+        state.metrics.live.dec()
         state.live.discard(conv)
         state.handlers.discard(task)
 
@@ -131,8 +133,11 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
         variables=variables,
         dialect="atoms",
         channel="voice" if mode == "webcall" else "chat",
+        on_turn=lambda timing: state.metrics.observe_turn(agent.id, timing),
+        on_barge_in=state.metrics.barge_ins.labels(agent.id).inc,
     )
     await conv.start()
+    state.metrics.sessions.labels("atoms", mode).inc()
     return conv
 
 

@@ -12,6 +12,7 @@ import httpx
 from voxgate.agents.runtime import AgentRuntime
 from voxgate.agents.spec import AgentSpec
 from voxgate.config import Settings
+from voxgate.server.metrics import Metrics
 from voxgate.conversation.engine import Conversation
 from voxgate.speech.services import SpeechServices
 from voxgate.store import Store
@@ -26,6 +27,7 @@ class ServerState:
     tenant_ids: dict[str, str]
     http: httpx.AsyncClient
     agents: dict[str, AgentRuntime] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
     embedder: Any | None = None
     """Tenant name → id, for the tenants that own agents."""
     services: SpeechServices | None = None
