@@ -253,3 +253,46 @@ async def test_turn_timings_are_exported_as_prometheus_histograms(
         x.startswith('voxgate_sessions_total{dialect="atoms",mode="webcall"}') for x in lines
     )
     assert any(x.startswith("voxgate_live_sessions") for x in lines)
+
+
+async def test_echo_of_the_agent_does_not_barge_in(
+    server: RunningServer, speech: list[Utterance]
+) -> None:
+    """Speakerphone without echo cancellation: the agent's audio comes back at -10 dB,
+    about a lead later. No interruption; a real user talking over it still interrupts."""
+    client = await connect(server, agent="talker", sample_rate=16000)
+    echo = bytearray()
+    events: list[dict[str, Any]] = []
+    step = 320 * 2  # 20 ms at 16 kHz
+
+    async def listen() -> None:
+        async for event in client.events():
+            events.append(event)
+            if event["type"] == "output_audio.delta":
+                echo.extend(base64.b64decode(event["audio"]))
+
+    async def send_echo(seconds: float, extra: np.ndarray | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        for i in range(int(seconds * 50)):
+            chunk = np.frombuffer(bytes(echo[:step]).ljust(step, b"\0"), dtype="<i2")
+            del echo[:step]
+            mixed = chunk.astype(np.float32) * 10 ** (-10 / 20)
+            if extra is not None and i * 320 < len(extra):
+                part = extra[i * 320 : (i + 1) * 320].astype(np.float32)
+                mixed[: len(part)] += part
+            pcm = np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+            await client.send_audio(pcm)
+            await asyncio.sleep(max(0.0, t0 + (i + 1) * 0.02 - loop.time()))
+
+    listener = asyncio.create_task(listen())
+    await send_echo(6.0)
+    types = [e["type"] for e in events]
+    assert "agent_start_talking" in types
+    assert "interruption" not in types, "the agent interrupted itself on its own echo"
+    u = speech[4]
+    await send_echo(4.0, extra=_resample(u, 16000))
+    listener.cancel()
+    await asyncio.gather(listener, return_exceptions=True)
+    await client.close()
+    assert "interruption" in [e["type"] for e in events], "real speech over the echo"

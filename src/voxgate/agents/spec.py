@@ -92,6 +92,7 @@ class TurnSpec(_Model):
     silence_ms: float = Field(default=600.0, ge=50, le=10000)
     prefix_padding_ms: float = Field(default=300.0, ge=0, le=2000)
     barge_in_min_ms: float = Field(default=200.0, ge=0, le=5000)
+    echo_cancel: bool = True
     pause_ms: float = Field(default=150.0, ge=32, le=5000)
     max_turn_ms: float = Field(default=28000.0, ge=1000, le=28000)
 

@@ -32,6 +32,7 @@ from voxgate.agents.base import (
     ReplyText,
     ToolStatus,
 )
+from voxgate.audio.echo import EchoCanceller
 from voxgate.audio.pcm import (
     Float32Array,
     FrameSplitter,
@@ -175,6 +176,8 @@ class Conversation:
         self._on_turn = on_turn
         self._on_barge_in = on_barge_in
         self._detector = TurnDetector(turn_settings)
+        self._echo = EchoCanceller(VAD_RATE) if turn_settings.echo_cancel else None
+        self._echo_resampler = StreamResampler(sample_rate, VAD_RATE)
         self._aligner = SampleAligner()
         self._splitter = FrameSplitter(VAD_FRAME)
         self._in_resampler = StreamResampler(sample_rate, VAD_RATE)
@@ -282,7 +285,10 @@ class Conversation:
         if samples.size == 0:
             return
         audio16k = int16_to_float32(self._in_resampler.process(samples))
+        now_ms = self._clock() * 1000
         for frame in self._splitter.feed(audio16k):
+            if self._echo is not None and self._echo.active(now_ms):
+                frame = self._echo.process(frame, now_ms)  # the agent's own voice, removed
             prob = self._vad.process(frame)  # ~0.15 ms: cheaper inline than a thread hop
             start = self._stream_ms
             self._stream_ms += VAD_FRAME_MS
@@ -500,6 +506,9 @@ class Conversation:
                         self.outbox.put(AgentTalking(talking=True, at=_now()))
                     chunk = pcm[pos : pos + chunk_bytes]
                     self.outbox.put(AgentAudio(pcm=chunk))
+                    if self._echo is not None:
+                        sent = self._echo_resampler.process(bytes_to_int16(chunk))
+                        self._echo.reference(int16_to_float32(sent), now_ms)
                     if reply.timing.first_sent is None:
                         reply.timing.first_sent = now_ms / 1000
                     playback.sent(duration_ms(len(chunk), self.sample_rate), now_ms)

@@ -24,6 +24,9 @@ class TurnSettings:
     """Audio kept from before speech onset and handed to STT."""
     barge_in_min_ms: float = 200.0
     """Speech needed, while the agent talks, to interrupt it (guards against echo)."""
+    echo_cancel: bool = True
+    """Remove the agent's own voice coming back into the microphone before VAD and STT
+    (speakerphones without echo cancellation)."""
     pause_ms: float = 150.0
     """Silence after which the turn *may* be over: speculative STT (and an end-of-turn
     model, if enabled) start here; the turn ends for sure after ``silence_ms``."""
@@ -41,7 +44,7 @@ class TurnSettings:
             "max_turn_ms",
             "pause_ms",
         ):
-            if getattr(self, name) < 0:
+            if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must not be negative")
 
     @property

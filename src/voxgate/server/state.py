@@ -12,8 +12,8 @@ import httpx
 from voxgate.agents.runtime import AgentRuntime
 from voxgate.agents.spec import AgentSpec
 from voxgate.config import Settings
-from voxgate.server.metrics import Metrics
 from voxgate.conversation.engine import Conversation
+from voxgate.server.metrics import Metrics
 from voxgate.speech.services import SpeechServices
 from voxgate.store import Store
 
