@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     """Largest WebSocket message accepted; bigger ones close the socket with 1009."""
     inference_threads: int = Field(default=0, ge=0)
     """Threads for STT/TTS inference; 0 means one per CPU core."""
+    tts_cache_entries: int = Field(default=256, ge=0, le=100_000)
+    """Sentences whose speech is kept for reuse (0: synthesize every time)."""
     call_token_ttl_s: int = Field(default=30, ge=1, le=3600)
     drain_timeout_s: float = Field(default=10.0, ge=0)
     """On SIGTERM: how long live sessions get to close and save before exit."""

@@ -30,7 +30,7 @@ def demo_server(
 
 async def ask(server: RunningServer, services: SpeechServices, question: str) -> tuple[str, str]:
     """Speak ``question`` (piper) to the demo agent; return both transcripts."""
-    audio = services.tts.synthesize(question)
+    audio = services.tts.synthesize(question, vary=False)
     audio = np.concatenate([audio, np.zeros(services.tts.sample_rate // 2, dtype=np.int16)])
     client = await AtomsClient.connect(
         server.ws_url, token=server.dev_key, agent_id="demo", sample_rate=16000

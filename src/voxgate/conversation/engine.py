@@ -78,6 +78,8 @@ log = logging.getLogger(__name__)
 Mode = Literal["webcall", "chat"]
 CHUNK_MS = 40.0
 """Agent audio is sent in chunks of this length."""
+SMART_TURN_TAIL_MS = 80.0
+SMART_TURN_SPAN_MS = 8000.0
 
 
 class TurnRecorder(Protocol):
@@ -316,10 +318,13 @@ class Conversation:
             self._cancel_pending_reply()
 
     def _turn_audio(self, start_ms: float, end_ms: float) -> Float32Array:
-        """The audio STT gets for a turn: prefix padding before onset, 200 ms after."""
+        """The audio STT gets for a turn: prefix padding before onset, a short tail after
+        (no longer than what has arrived when the pause is announced, so a speculative
+        transcription at the pause and the final one get the same audio)."""
         pad = self._settings.prefix_padding_ms
+        tail = max(0.0, min(200.0, self._settings.pause_ms - VAD_FRAME_MS))
         first = max(0, int((start_ms - pad - self._frames_start_ms) / VAD_FRAME_MS))
-        last = int((end_ms + 200 - self._frames_start_ms) / VAD_FRAME_MS) + 1
+        last = int((end_ms + tail - self._frames_start_ms) / VAD_FRAME_MS) + 1
         frames = list(self._frames)[first:last]
         return np.concatenate(frames) if frames else np.zeros(0, np.float32)
 
@@ -327,12 +332,34 @@ class Conversation:
         """The user paused: transcribe now, in case the turn ends here (speculative STT).
         If the user goes on, the result is not used."""
         assert self._services is not None
-        if self._stream_ms < action.end_ms + 200:
-            return  # the 200 ms tail STT gets is not here yet
         audio = self._turn_audio(action.start_ms, action.end_ms)
         task = asyncio.ensure_future(self._services.transcribe(audio))
         task.add_done_callback(_ignore_result)
         self._speculative = ((action.start_ms, action.end_ms), task)
+        if self._settings.smart_turn and self._services.turn_model is not None:
+            check = asyncio.create_task(self._end_turn_if_done(action))
+            check.add_done_callback(_log_task_error)
+
+    async def _end_turn_if_done(self, pause: Paused) -> None:
+        """Ask the end-of-turn model about this pause; end the turn now if it is sure and
+        the user has not spoken again meanwhile."""
+        assert self._services is not None
+        # Speech plus ~80 ms: the model misjudges fragments given more trailing silence.
+        audio = self._recent_audio(pause.end_ms + SMART_TURN_TAIL_MS, SMART_TURN_SPAN_MS)
+        probability = await self._services.turn_complete(audio)
+        if probability < self._settings.smart_turn_threshold:
+            return
+        if self._closed or self._detector.pause != pause:
+            return
+        ended = self._detector.end_turn()
+        if ended is not None:
+            self._on_turn_ended(ended)
+
+    def _recent_audio(self, until_ms: float, span_ms: float) -> Float32Array:
+        last = int((until_ms - self._frames_start_ms) / VAD_FRAME_MS) + 1
+        first = max(0, last - int(span_ms / VAD_FRAME_MS))
+        frames = list(self._frames)[first:last]
+        return np.concatenate(frames) if frames else np.zeros(0, np.float32)
 
     def _on_turn_ended(self, action: TurnEnded) -> None:
         now = self._clock()

@@ -27,6 +27,11 @@ class TurnSettings:
     echo_cancel: bool = True
     """Remove the agent's own voice coming back into the microphone before VAD and STT
     (speakerphones without echo cancellation)."""
+    smart_turn: bool = True
+    """At a pause, ask the end-of-turn model (Smart Turn) whether the user is done; if
+    it is sure (``smart_turn_threshold``), end the turn then instead of after
+    ``silence_ms``. Faster turns; now and then a user who pauses mid-sentence is cut."""
+    smart_turn_threshold: float = 0.7
     pause_ms: float = 150.0
     """Silence after which the turn *may* be over: speculative STT (and an end-of-turn
     model, if enabled) start here; the turn ends for sure after ``silence_ms``."""
@@ -36,6 +41,8 @@ class TurnSettings:
     def __post_init__(self) -> None:
         if not 0.0 < self.vad_threshold < 1.0:
             raise ValueError("vad_threshold must be between 0 and 1")
+        if not 0.0 < self.smart_turn_threshold < 1.0:
+            raise ValueError("smart_turn_threshold must be between 0 and 1")
         for name in (
             "min_speech_ms",
             "silence_ms",
@@ -110,6 +117,13 @@ class TurnDetector:
     @property
     def in_user_turn(self) -> bool:
         return self._state is _State.SPEAKING
+
+    @property
+    def pause(self) -> Paused | None:
+        """The pause the user is in now (announced, speech not resumed), if any."""
+        if self._state is not _State.SPEAKING or not self._paused:
+            return None
+        return Paused(start_ms=self._onset_ms, end_ms=self._last_speech_ms)
 
     def feed(self, prob: float, frame_start_ms: float, frame_end_ms: float) -> TurnAction | None:
         """Process one frame spanning ``frame_start_ms``..``frame_end_ms`` of input."""

@@ -128,8 +128,11 @@ async def load_runtime(state: ServerState, progress: Callable[[str], None] | Non
     """Load the speech models and build the agents, off the event loop where heavy; the
     state is ready afterwards."""
     try:
+        settings = state.settings
         state.services = await asyncio.to_thread(
-            SpeechServices.load, state.settings.thread_count, progress
+            lambda: SpeechServices.load(
+                settings.thread_count, progress, tts_cache_entries=settings.tts_cache_entries
+            )
         )
         if progress is not None:
             progress("loading agents (embeddings, knowledge)")

