@@ -18,6 +18,12 @@ time from its first chunk to ``interruption``, and counts the greeting audio byt
 still arrive after ``interruption`` (the protocol says there must be none).
 
 The table goes to stdout, progress to stderr; ``--json PATH`` writes the raw numbers.
+
+Peer comparison: ``--peer pipecat`` (after ``bash bench/peers/setup.sh``) then starts the
+same pipeline built in pipecat (bench/peers/pipecat_server.py) once voxgate is done, and
+``--peer-url URL`` uses a running peer; the same measurements run against it and the tables
+get a row per server and the ratio voxgate p50 / peer p50 (no server-side breakdown for the
+peer: it has no conversation endpoint).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import json
 import os
 import platform
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
@@ -266,6 +273,8 @@ async def connect(ws_url: str, key: str, agent: str) -> AtomsClient:
 async def fetch_conversation(http_url: str, key: str, call_id: str) -> dict[str, Any]:
     """The stored conversation, once the server has marked it ended (or after a timeout)."""
     data: dict[str, Any] = {}
+    if not http_url:  # a peer (--peer, --peer-url): no conversation endpoint
+        return data
     async with httpx.AsyncClient(base_url=http_url, timeout=5) as http:
         deadline = time.monotonic() + FETCH_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -808,13 +817,220 @@ def print_failures(voice: Sequence[VoiceSession], barge: Sequence[BargeInRecord]
             status.print(f"[yellow]barge-in {r.index} ({r.utterance}): {escape(r.error)}[/]")
 
 
+# --- peer comparison (--peer, --peer-url) ---------------------------------------------------
+#
+# The same measurements against another server speaking the Atoms subset used here (see
+# bench/peers/): it has no /readyz and no conversation endpoint, so the server-side columns
+# stay empty for it. Nothing here runs without --peer or --peer-url.
+
+PEERS_DIR = Path(__file__).resolve().parent / "peers"
+PEERS = ("pipecat",)
+"""Peers that ``--peer`` can start: ``bench/peers/NAME_server.py`` in ``bench/peers/.venv``."""
+PEER_KEY = "peer"
+"""Sent as the token: peers do not check it."""
+
+
+@dataclass
+class PeerRun:
+    name: str
+    server: str
+    voice: list[VoiceSession]
+    barge: list[BargeInRecord]
+
+
+def _ws_base(url: str) -> str:
+    url = url.rstrip("/")
+    return "ws" + url.removeprefix("http") if url.startswith("http") else url
+
+
+@contextlib.contextmanager
+def peer_server(
+    name: str, start_timeout: float, log_path: Path | None, extra: Sequence[str] = ()
+) -> Iterator[str]:
+    """Run ``bench/peers/NAME_server.py --port P [extra]`` in the peers' venv; yields its
+    ws:// URL once it accepts a session. Stopped with SIGTERM (then SIGKILL) on exit."""
+    python = PEERS_DIR / ".venv" / "bin" / "python"
+    script = PEERS_DIR / f"{name}_server.py"
+    if not python.exists():
+        raise SystemExit(f"{python} is missing: run `bash bench/peers/setup.sh` first")
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="voxgate-peer-") as tmp:
+        log_file = log_path or Path(tmp) / f"{name}.log"
+        with log_file.open("wb") as log:
+            proc = subprocess.Popen(
+                [str(python), str(script), "--port", str(port), *extra],
+                cwd=ROOT,
+                env={**os.environ, "NO_COLOR": "1"},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                status.print(f"starting the {name} peer on {url} (log: {log_file})…")
+                asyncio.run(_wait_peer(url, proc, start_timeout, log_file))
+                yield url
+            finally:
+                _stop(proc)
+
+
+async def _wait_peer(url: str, proc: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    """Until a session opens (``session.created``) and closes again."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if proc.poll() is not None:
+            tail = (await asyncio.to_thread(log.read_text, errors="replace"))[-3000:]
+            raise SystemExit(f"the peer exited with {proc.returncode} during start:\n{tail}")
+        try:
+            client = await connect(url, PEER_KEY, VOICE_AGENT)
+        except TurnFailed:
+            await asyncio.sleep(0.3)
+            continue
+        with contextlib.suppress(Exception):
+            await client.close()
+        status.print(f"peer ready after {time.monotonic() - started:.1f} s")
+        return
+    raise SystemExit(f"the peer accepted no session within {timeout:.0f} s (log: {log})")
+
+
+def run_peer(args: argparse.Namespace, utterances: Sequence[Utterance]) -> PeerRun:
+    name = args.peer or "peer"
+    with contextlib.ExitStack() as stack:
+        if args.peer_url is not None:
+            ws_url = _ws_base(args.peer_url)
+            server = ws_url
+        else:
+            extra = shlex.split(args.peer_args)
+            ws_url = stack.enter_context(
+                peer_server(args.peer, args.start_timeout, args.peer_log, extra)
+            )
+            server = " ".join([f"own {name} subprocess, same machine", *extra])
+        status.print(f"[bold]peer {name}[/]")
+        voice, barge = asyncio.run(run_bench("", PEER_KEY, args, utterances, ws_url=ws_url))
+    return PeerRun(name, server, voice, barge)
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    return f"{ours / theirs:.2f}" if ours is not None and theirs else "-"
+
+
+def print_peer_report(
+    meta: dict[str, Any],
+    voice: Sequence[dict[str, Any]],
+    barge: dict[str, Any] | None,
+    peer: str,
+    peer_voice: Sequence[dict[str, Any]],
+    peer_barge: dict[str, Any] | None,
+) -> None:
+    """:func:`print_report`'s tables with a row per server; ratio = voxgate p50 / peer p50."""
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+    out.print(
+        f"voxgate {meta['voxgate']} — {meta['date']} — {meta['cpu_count']} CPU x "
+        f"{meta['cpu_model']} — {meta['platform']} — server: {meta['server']} — "
+        f"peer {peer}: {meta['peer']}"
+    )
+    ratio_column = f"p50 voxgate/{peer}"
+    if voice or peer_voice:
+        table = Table(
+            title="voice-to-voice (ms; client: last speech chunk sent → first reply audio; "
+            "breakdown: server medians, voxgate only)"
+        )
+        for name in (
+            "server",
+            "sessions",
+            "turns ok/all",
+            "p50",
+            "p95",
+            "max",
+            "endpointing",
+            "STT",
+            "agent text",
+            "TTS first audio",
+            "first byte",
+            "server v2v",
+            ratio_column,
+        ):
+            table.add_column(name, justify="left" if name == "server" else "right")
+        for ours, theirs in zip(voice, peer_voice, strict=True):
+            for label, s in (("voxgate", ours), (peer, theirs)):
+                v, m = s["voice_to_voice_ms"], s["server_medians_ms"]
+                table.add_row(
+                    label,
+                    str(s["concurrency"]),
+                    f"{s['ok']}/{s['turns']}",
+                    fmt(v["p50"]),
+                    fmt(v["p95"]),
+                    fmt(v["max"]),
+                    fmt(m["endpointing_ms"]),
+                    fmt(m["stt_ms"]),
+                    fmt(m["agent_first_text_ms"]),
+                    fmt(m["tts_first_audio_ms"]),
+                    fmt(m["first_byte_ms"]),
+                    fmt(m["voice_to_voice_ms"]),
+                    "" if s is ours else _ratio(ours["voice_to_voice_ms"]["p50"], v["p50"]),
+                )
+        out.print(table)
+        for ours, theirs in zip(voice, peer_voice, strict=True):
+            for label, s in (("voxgate", ours), (peer, theirs)):
+                out.print(
+                    f"  {label}, {s['concurrency']} session(s): agent_start_talking arrives "
+                    f"{fmt(s['start_talking_delivery_ms'])} ms after its timestamp; client "
+                    f"send lag max {fmt(s['max_send_lag_ms'])} ms"
+                    + (
+                        f"; client - server v2v median {fmt(s['client_minus_server_v2v_ms'])} "
+                        f"ms; the server's speech end is {fmt(s['server_speech_end_offset_ms'])}"
+                        " ms after the last chunk sent"
+                        if s is ours
+                        else ""
+                    )
+                )
+    if barge is not None or peer_barge is not None:
+        table = Table(title="barge-in (ms; first utterance chunk sent → interruption received)")
+        for name in (
+            "server",
+            "sessions ok/all",
+            "p50",
+            "p95",
+            "bytes after interruption",
+            "replies",
+            "greeting ahead of real time",
+            ratio_column,
+        ):
+            table.add_column(name, justify="left" if name == "server" else "right")
+        for label, b in (("voxgate", barge), (peer, peer_barge)):
+            if b is None:
+                continue
+            table.add_row(
+                label,
+                f"{b['ok']}/{b['sessions']}",
+                fmt(b["latency_ms"]["p50"]),
+                fmt(b["latency_ms"]["p95"]),
+                str(b["bytes_after_interruption"]),
+                str(b["replies_after_interruption"]),
+                fmt(b["unplayed_ms_at_interruption_p50"]),
+                ""
+                if b is barge or barge is None
+                else _ratio(barge["latency_ms"]["p50"], b["latency_ms"]["p50"]),
+            )
+        out.print(table)
+        out.print(
+            "  greeting ahead of real time: greeting audio received but not yet playable "
+            "when interrupted (median)"
+        )
+
+
 # --- main ----------------------------------------------------------------------------------
 
 
 async def run_bench(
-    http_url: str, key: str, args: argparse.Namespace, utterances: Sequence[Utterance]
+    http_url: str,
+    key: str,
+    args: argparse.Namespace,
+    utterances: Sequence[Utterance],
+    ws_url: str | None = None,
 ) -> tuple[list[VoiceSession], list[BargeInRecord]]:
-    ws_url = "ws" + http_url.removeprefix("http")
+    """``ws_url`` without ``http_url`` (empty): a peer, whose conversations are not fetched."""
+    ws_url = ws_url or "ws" + http_url.removeprefix("http")
     voice: list[VoiceSession] = []
     for level in args.concurrency:
         status.print(f"voice-to-voice: {level} session(s) x {args.repeats} turn(s)…")
@@ -870,9 +1086,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--start-timeout", type=float, default=300.0, help="server start, seconds")
     p.add_argument("--server-log", type=Path, help="keep the started server's log here")
     p.add_argument("--json", type=Path, help="write the raw numbers here")
+    peer = p.add_argument_group(
+        "peer comparison", "run the same measurements against a peer too (see bench/peers/)"
+    )
+    peer.add_argument(
+        "--peer",
+        choices=PEERS,
+        help="start this peer (bench/peers/NAME_server.py in bench/peers/.venv, made by "
+        "bench/peers/setup.sh); with --peer-url: only its name in the tables",
+    )
+    peer.add_argument("--peer-url", help="a running peer (ws:// or http://host:port)")
+    peer.add_argument("--peer-log", type=Path, help="keep the started peer's log here")
+    peer.add_argument(
+        "--peer-args",
+        default="",
+        help="more arguments for the started peer, e.g. '--smart-turn' (see its --help)",
+    )
     args = p.parse_args(argv)
     if (args.url is None) != (args.key is None):
         p.error("--url and --key go together")
+    if (args.peer_log is not None or args.peer_args) and (
+        args.peer is None or args.peer_url is not None
+    ):
+        p.error("--peer-log and --peer-args need --peer without --peer-url")
     if args.repeats < 0 or args.barge_ins < 0:
         p.error("--repeats and --barge-ins must not be negative")
     if args.repeats == 0:
@@ -889,6 +1125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     utterances = load_utterances(args.speech_dir)
     signal.signal(signal.SIGTERM, _terminate)
     meta = machine_info()
+    peer: PeerRun | None = None
     try:
         with contextlib.ExitStack() as stack:
             if args.url is not None:
@@ -902,6 +1139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 http_url, key = stack.enter_context(own_server(args.start_timeout, args.server_log))
                 meta["server"] = "own subprocess, same machine"
             voice, barge = asyncio.run(run_bench(http_url, key, args, utterances))
+        if args.peer is not None or args.peer_url is not None:
+            peer = run_peer(args, utterances)
+            meta["peer"] = peer.server
     except KeyboardInterrupt:
         status.print("[red]interrupted[/]")
         return 130
@@ -910,8 +1150,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         for level in args.concurrency
     ]
     barge_summary = summarize_barge_in(barge) if barge else None
-    print_failures(voice, barge)
-    print_report(meta, levels, barge_summary)
+    if peer is None:
+        print_failures(voice, barge)
+        print_report(meta, levels, barge_summary)
+    else:
+        peer_levels = [
+            summarize_voice(level, [s for s in peer.voice if s.concurrency == level])
+            for level in args.concurrency
+        ]
+        peer_barge = summarize_barge_in(peer.barge) if peer.barge else None
+        for label, v, b in (("voxgate", voice, barge), (peer.name, peer.voice, peer.barge)):
+            status.print(f"[bold]{label}[/]")
+            print_failures(v, b)
+        print_peer_report(meta, levels, barge_summary, peer.name, peer_levels, peer_barge)
     if args.json is not None:
         raw = {
             "meta": meta,
@@ -927,9 +1178,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             "voice_sessions": [asdict(s) for s in voice],
             "barge_ins": [asdict(r) for r in barge],
         }
+        if peer is not None:
+            raw["peer"] = {
+                "name": peer.name,
+                "server": peer.server,
+                "summary": {"voice": peer_levels, "barge_in": peer_barge},
+                "voice_sessions": [asdict(s) for s in peer.voice],
+                "barge_ins": [asdict(r) for r in peer.barge],
+            }
         args.json.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
         status.print(f"raw numbers written to {args.json}")
     failed = any(not t.ok for s in voice for t in s.turns) or any(not r.ok for r in barge)
+    if peer is not None:
+        failed = failed or any(not t.ok for s in peer.voice for t in s.turns)
+        failed = failed or any(not r.ok for r in peer.barge)
     return 1 if failed else 0
 
 

@@ -185,7 +185,7 @@ def test_release_threshold_has_a_floor() -> None:
 
 
 def test_barge_in_needs_barge_in_min_ms() -> None:
-    d = detector()  # barge_in_min_ms=200
+    d = detector(barge_in_min_ms=200)
     d.agent_talking = True
     # 6 frames = 192 ms: ignored, though more than min_speech_ms (echo guard).
     assert feed(d, [SPEECH] * 6 + [SILENCE] * 5) == []

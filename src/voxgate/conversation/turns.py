@@ -22,7 +22,7 @@ class TurnSettings:
     """Non-speech after which the user's turn ends."""
     prefix_padding_ms: float = 300.0
     """Audio kept from before speech onset and handed to STT."""
-    barge_in_min_ms: float = 200.0
+    barge_in_min_ms: float = 150.0
     """Speech needed, while the agent talks, to interrupt it (guards against echo)."""
     echo_cancel: bool = True
     """Remove the agent's own voice coming back into the microphone before VAD and STT
