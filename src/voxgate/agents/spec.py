@@ -94,7 +94,7 @@ class TurnSpec(_Model):
     barge_in_min_ms: float = Field(default=150.0, ge=0, le=5000)
     echo_cancel: bool = True
     smart_turn: bool = True
-    smart_turn_threshold: float = Field(default=0.7, gt=0, lt=1)
+    smart_turn_threshold: float = Field(default=0.5, gt=0, lt=1)
     pause_ms: float = Field(default=150.0, ge=32, le=5000)
     max_turn_ms: float = Field(default=28000.0, ge=1000, le=28000)
 

@@ -347,6 +347,7 @@ class Conversation:
         # Speech plus ~80 ms: the model misjudges fragments given more trailing silence.
         audio = self._recent_audio(pause.end_ms + SMART_TURN_TAIL_MS, SMART_TURN_SPAN_MS)
         probability = await self._services.turn_complete(audio)
+        log.debug("call %s: end-of-turn probability %.3f", self.call_id, probability)
         if probability < self._settings.smart_turn_threshold:
             return
         if self._closed or self._detector.pause != pause:

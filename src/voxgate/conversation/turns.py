@@ -31,7 +31,7 @@ class TurnSettings:
     """At a pause, ask the end-of-turn model (Smart Turn) whether the user is done; if
     it is sure (``smart_turn_threshold``), end the turn then instead of after
     ``silence_ms``. Faster turns; now and then a user who pauses mid-sentence is cut."""
-    smart_turn_threshold: float = 0.7
+    smart_turn_threshold: float = 0.5
     pause_ms: float = 150.0
     """Silence after which the turn *may* be over: speculative STT (and an end-of-turn
     model, if enabled) start here; the turn ends for sure after ``silence_ms``."""
