@@ -238,8 +238,7 @@ class Conversation:
                 await asyncio.wait_for(asyncio.shield(self._stt_tail), timeout=10)
         if self._reply is not None and self._reply.task is not None:
             self._reply.task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reply.task
+            await asyncio.wait({self._reply.task})  # never raises the task's cancellation
         try:
             await self._recorder.end_conversation(self.call_id, reason, _now())
         except Exception:
@@ -586,8 +585,7 @@ class Conversation:
         self._reply = None
         if reply.task is not None and not reply.task.done():
             reply.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reply.task
+            await asyncio.wait({reply.task})
         reply.talking = False
         self._detector.agent_talking = False
         self.outbox.drop_reply_audio()

@@ -351,6 +351,23 @@ def normalize_booking_reference(reference: str) -> str:
     return cleaned
 
 
+async def _next_seq(
+    session: AsyncSession, conversation_id: str, table: type[TurnRow] | type[ToolCallRow]
+) -> int:
+    """The next sequence number of ``table``'s rows in a conversation, with the
+    conversation locked (row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already
+    serializes writers). Raises :class:`NotFoundError` for an unknown conversation."""
+    locked = await session.scalar(
+        select(ConversationRow.id).where(ConversationRow.id == conversation_id).with_for_update()
+    )
+    if locked is None:
+        raise NotFoundError(f"no conversation {conversation_id!r}")
+    last = await session.scalar(
+        select(func.max(table.seq)).where(table.conversation_id == conversation_id)
+    )
+    return (last or 0) + 1
+
+
 def _run_upgrade(connection: Connection) -> None:
     from alembic import command
     from alembic.config import Config
@@ -686,18 +703,7 @@ class Store:
         Raises :class:`NotFoundError` for an unknown conversation.
         """
         async with self._write() as session:
-            # Row lock on PostgreSQL; on SQLite BEGIN IMMEDIATE already serializes writers.
-            locked = await session.scalar(
-                select(ConversationRow.id)
-                .where(ConversationRow.id == conversation_id)
-                .with_for_update()
-            )
-            if locked is None:
-                raise NotFoundError(f"no conversation {conversation_id!r}")
-            last = await session.scalar(
-                select(func.max(TurnRow.seq)).where(TurnRow.conversation_id == conversation_id)
-            )
-            seq = (last or 0) + 1
+            seq = await _next_seq(session, conversation_id, TurnRow)
             session.add(
                 TurnRow(
                     conversation_id=conversation_id,
@@ -784,19 +790,7 @@ class Store:
         Raises :class:`NotFoundError` for an unknown conversation.
         """
         async with self._write() as session:
-            locked = await session.scalar(
-                select(ConversationRow.id)
-                .where(ConversationRow.id == conversation_id)
-                .with_for_update()
-            )
-            if locked is None:
-                raise NotFoundError(f"no conversation {conversation_id!r}")
-            last = await session.scalar(
-                select(func.max(ToolCallRow.seq)).where(
-                    ToolCallRow.conversation_id == conversation_id
-                )
-            )
-            seq = (last or 0) + 1
+            seq = await _next_seq(session, conversation_id, ToolCallRow)
             session.add(
                 ToolCallRow(
                     conversation_id=conversation_id,
