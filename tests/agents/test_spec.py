@@ -664,3 +664,18 @@ def test_a_file_is_not_a_folder(tmp_path: Path) -> None:
     path.write_text("id: a\n")
     with pytest.raises(ConfigError, match="agents folder not found"):
         load_specs(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "where"),
+    [
+        ("id: x\ngreeting: hi\nflow:\n  fallback: a\ngreeting: again\n", 5, "greeting"),
+        ("id: x\nflow:\n  fallback: a\n  fallback: b\n", 4, "flow.fallback"),
+    ],
+)
+def test_a_key_given_twice_is_refused(tmp_path: Path, text: str, line: int, where: str) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_spec(path)
+    assert str(info.value) == f"{path}:{line}: {where}: key given twice"
