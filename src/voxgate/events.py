@@ -44,13 +44,26 @@ class CloseRequested:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StartRequested:
+    """The client's first message in dialects that open sessions in-band (Datagrid)."""
+
+    agent_id: str | None = None
+    conversation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InterruptRequested:
+    """Client-side barge-in: stop the current reply now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ignored:
     """A valid client event that has no effect (kept so dialects can acknowledge it)."""
 
     type: str
 
 
-ClientEvent = AudioIn | TextIn | CloseRequested | Ignored
+ClientEvent = AudioIn | TextIn | CloseRequested | StartRequested | InterruptRequested | Ignored
 
 
 # --- server → client -------------------------------------------------------------------
@@ -121,8 +134,23 @@ class ToolCallStatus:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Ready:
+    """The session can take audio now."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Line:
+    """One turn of a transcript: for an interrupted assistant turn, what was heard."""
+
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionEnded:
     reason: CloseReason
+    transcript: tuple[Line, ...] = ()
+    """The whole conversation, in order (dialects that report it on close)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,6 +170,7 @@ ServerEvent = (
     | AgentTalking
     | Interruption
     | ToolCallStatus
+    | Ready
     | SessionEnded
     | Error
 )

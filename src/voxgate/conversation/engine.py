@@ -61,8 +61,10 @@ from voxgate.events import (
     Error,
     Ignored,
     Interruption,
+    InterruptRequested,
     SessionEnded,
     SessionStarted,
+    StartRequested,
     TextIn,
     ToolCallStatus,
     Transcript,
@@ -273,6 +275,11 @@ class Conversation:
                 self._answer(TurnTiming(speech_end=now, detected=now, stt_done=now))
             case CloseRequested():
                 await self.close("client_requested")
+            case InterruptRequested():
+                # Client-side barge-in (the app heard the user): stop the reply now.
+                await self._interrupt(notify=True)
+            case StartRequested():
+                self.outbox.put(Error(code="invalid_event", message="the session has started"))
             case Ignored():
                 pass
             case _:

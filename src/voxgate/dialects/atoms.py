@@ -28,10 +28,13 @@ from voxgate.events import (
     Error,
     Ignored,
     Interruption,
+    InterruptRequested,
+    Ready,
     Role,
     ServerEvent,
     SessionEnded,
     SessionStarted,
+    StartRequested,
     TextIn,
     ToolCallStatus,
     Transcript,
@@ -205,7 +208,7 @@ def encode(event: ServerEvent) -> list[str]:
             return [_json({"type": "session.closed", "reason": reason})]
         case Error():
             return [_json({"type": "error", "code": event.code, "message": event.message})]
-        case UserSpeechStarted() | ToolCallStatus():
+        case UserSpeechStarted() | ToolCallStatus() | Ready():
             return []
         case _:
             assert_never(event)
@@ -225,6 +228,8 @@ def encode_client(event: ClientEvent) -> str:
             return _json({"type": "session.close"})
         case Ignored():
             return _json({"type": event.type})
+        case StartRequested() | InterruptRequested():
+            raise ValueError(f"the Atoms protocol has no {type(event).__name__} event")
         case _:
             assert_never(event)
 
