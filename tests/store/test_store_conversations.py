@@ -185,3 +185,21 @@ async def test_naive_datetime_is_rejected(store: Store) -> None:
     await store.create_conversation(conv)
     with pytest.raises(ValueError, match="naive datetime"):
         await store.end_conversation(conv.id, "hangup", datetime(2025, 3, 1))
+
+
+async def test_reopen_makes_the_conversation_live_until_the_next_end(store: Store) -> None:
+    tenant = await store.ensure_tenant("acme")
+    await store.create_conversation(_conversation(tenant))
+    await store.add_turn("call_" + "a" * 24, _turn(1))
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    await store.end_conversation("call_" + "a" * 24, "ended", t0)
+    await store.reopen_conversation("call_" + "a" * 24)
+    record = await store.get_conversation("call_" + "a" * 24, tenant)
+    assert record is not None and record.ended_at is None and record.end_reason is None
+    await store.add_turn("call_" + "a" * 24, _turn(2))
+    await store.end_conversation("call_" + "a" * 24, "client_requested", t0 + timedelta(hours=1))
+    record = await store.get_conversation("call_" + "a" * 24, tenant)
+    assert record is not None and record.end_reason == "client_requested"
+    assert [t.seq for t in record.turns] == [1, 2]
+    with pytest.raises(NotFoundError):
+        await store.reopen_conversation("call_missing")

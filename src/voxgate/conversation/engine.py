@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol, assert_never
@@ -62,6 +62,7 @@ from voxgate.events import (
     Ignored,
     Interruption,
     InterruptRequested,
+    Line,
     SessionEnded,
     SessionStarted,
     StartRequested,
@@ -88,6 +89,7 @@ class TurnRecorder(Protocol):
     """The part of the store a conversation writes to."""
 
     async def create_conversation(self, conv: NewConversation) -> None: ...
+    async def reopen_conversation(self, conversation_id: str) -> None: ...
     async def add_turn(self, conversation_id: str, turn: NewTurn) -> int: ...
     async def end_conversation(
         self, conversation_id: str, reason: str, ended_at: datetime
@@ -151,6 +153,8 @@ class Conversation:
         mode: Mode,
         sample_rate: int,
         variables: dict[str, str | int | float | bool],
+        output_rate: int | None = None,
+        resume: Sequence[HistoryItem] | None = None,
         dialect: str,
         channel: Channel = "voice",
         lead_ms: float = 250.0,
@@ -166,12 +170,15 @@ class Conversation:
         self.agent = agent
         self.mode = mode
         self.sample_rate = sample_rate
+        """Rate of the client's audio (and of ours, unless ``output_rate`` differs)."""
+        self.output_rate = output_rate or sample_rate
+        self._resume = resume is not None
         self.variables = variables
         self.dialect = dialect
         self.channel: Channel = channel
         self.outbox = Outbox()
         self.finished = asyncio.Event()
-        self.history: list[HistoryItem] = []
+        self.history: list[HistoryItem] = list(resume or ())
         self._services = services
         self._recorder = recorder
         self._settings = turn_settings
@@ -181,7 +188,7 @@ class Conversation:
         self._on_barge_in = on_barge_in
         self._detector = TurnDetector(turn_settings)
         self._echo = EchoCanceller(VAD_RATE) if turn_settings.echo_cancel else None
-        self._echo_resampler = StreamResampler(sample_rate, VAD_RATE)
+        self._echo_resampler = StreamResampler(self.output_rate, VAD_RATE)
         self._aligner = SampleAligner()
         self._splitter = FrameSplitter(VAD_FRAME)
         self._in_resampler = StreamResampler(sample_rate, VAD_RATE)
@@ -203,7 +210,27 @@ class Conversation:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Record the conversation, announce the session, and greet (if the agent does)."""
+        """Record the conversation (or reopen a resumed one), announce the session, and
+        greet (if the agent does; not when resuming)."""
+        if self._resume:
+            await self._recorder.reopen_conversation(self.call_id)
+        else:
+            await self._create()
+        self.outbox.put(
+            SessionStarted(
+                session_id=self.session_id, call_id=self.call_id, sample_rate=self.sample_rate
+            )
+        )
+        greeting = None if self._resume else self.agent.greeting(self._context())
+        if greeting:
+            self._start_reply(_single(greeting), TurnTiming())
+
+    async def say_first(self, text: str) -> None:
+        """Answer ``text`` as if the user had typed it (the session's opening message),
+        instead of greeting. Call right after :meth:`start`."""
+        await self.handle(TextIn(text=text))
+
+    async def _create(self) -> None:
         await self._recorder.create_conversation(
             NewConversation(
                 id=self.call_id,
@@ -217,14 +244,6 @@ class Conversation:
                 started_at=_now(),
             )
         )
-        self.outbox.put(
-            SessionStarted(
-                session_id=self.session_id, call_id=self.call_id, sample_rate=self.sample_rate
-            )
-        )
-        greeting = self.agent.greeting(self._context())
-        if greeting:
-            self._start_reply(_single(greeting), TurnTiming())
 
     async def close(self, reason: CloseReason) -> None:
         """End the session: keep what was said (an agent turn cut to what was heard),
@@ -248,7 +267,8 @@ class Conversation:
         if self._vad is not None and self._services is not None:
             self._services.vad.release(self._vad)
             self._vad = None
-        self.outbox.put(SessionEnded(reason=reason))
+        transcript = tuple(Line(role=h.role, text=h.text) for h in self.history if h.text)
+        self.outbox.put(SessionEnded(reason=reason, transcript=transcript))
         self.outbox.close()
         self.finished.set()
 
@@ -508,7 +528,7 @@ class Conversation:
                 sentences.put_nowait(None)
 
         async def synthesize() -> None:
-            resampler = StreamResampler(services.tts.sample_rate, self.sample_rate)
+            resampler = StreamResampler(services.tts.sample_rate, self.output_rate)
             try:
                 while (sentence := await sentences.get()) is not None:
                     pcm = resampler.process(await services.synthesize(sentence))
@@ -522,12 +542,12 @@ class Conversation:
                 audio.put_nowait(None)
 
         async def play() -> None:
-            chunk_bytes = int(self.sample_rate * CHUNK_MS / 1000) * 2
+            chunk_bytes = int(self.output_rate * CHUNK_MS / 1000) * 2
             playback = reply.playback
             shown = ""
             while (item := await audio.get()) is not None:
                 sentence, pcm = item
-                playback.add_segment(sentence, duration_ms(len(pcm), self.sample_rate))
+                playback.add_segment(sentence, duration_ms(len(pcm), self.output_rate))
                 for pos in range(0, len(pcm), chunk_bytes):
                     now_ms = self._clock() * 1000
                     wait = playback.lead_ms(now_ms) - self._lead_ms
@@ -545,7 +565,7 @@ class Conversation:
                         self._echo.reference(int16_to_float32(sent), now_ms)
                     if reply.timing.first_sent is None:
                         reply.timing.first_sent = now_ms / 1000
-                    playback.sent(duration_ms(len(chunk), self.sample_rate), now_ms)
+                    playback.sent(duration_ms(len(chunk), self.output_rate), now_ms)
                     text = playback.text_at(playback.sent_ms)
                     if text != shown:
                         shown = text

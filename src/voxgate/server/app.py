@@ -18,7 +18,7 @@ from voxgate import __version__
 from voxgate.agents.runtime import AgentResources, build_agents, needs_embedder
 from voxgate.agents.spec import load_specs
 from voxgate.config import Settings
-from voxgate.server import atoms, metrics
+from voxgate.server import atoms, datagrid, metrics
 from voxgate.server.state import ServerState
 from voxgate.speech.services import SpeechServices
 from voxgate.store import Store
@@ -265,6 +265,7 @@ def create_app(
         return JSONResponse({"status": "ready"})
 
     app.include_router(atoms.router, tags=["atoms"])
+    app.include_router(datagrid.router, tags=["datagrid"])
     app.include_router(metrics.router)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import secrets
@@ -11,23 +10,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from voxgate.agents.runtime import AgentRuntime
-from voxgate.agents.spec import AgentSpec
 from voxgate.conversation.engine import Conversation
 from voxgate.dialects import atoms
-from voxgate.errors import AuthError, ForbiddenError, InvalidEvent, SetupError
+from voxgate.errors import AuthError, ForbiddenError, SetupError
 from voxgate.events import Error
 from voxgate.server.auth import api_key_from, bearer_token, require_api_key
+from voxgate.server.session import serve
 from voxgate.server.state import ServerState
 from voxgate.store import ApiKey, ConversationRecord
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CLOSE_NORMAL = 1000
-CLOSE_SERVICE_RESTART = 1012
 CLOSE_SETUP = 4000
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -36,25 +31,6 @@ CLOSE_FORBIDDEN = 4403
 def _state(obj: WebSocket | Request) -> ServerState:
     state: ServerState = obj.app.state.voxgate
     return state
-
-
-def _agent_for_key(state: ServerState, key: ApiKey, agent_id: str) -> AgentSpec:
-    """The agent ``key`` may use. Unknown agents and other tenants' look the same."""
-    found = state.specs.get(agent_id)
-    if (
-        found is None
-        or state.agent_tenant_id(found[0]) != key.tenant_id
-        or not key.allows_agent(agent_id)
-    ):
-        raise ForbiddenError(f"agent {agent_id!r} does not exist or is not allowed for this key")
-    return found[0]
-
-
-def _runtime(state: ServerState, agent_id: str) -> AgentRuntime:
-    agent = state.agents.get(agent_id)
-    if agent is None:
-        raise ForbiddenError(f"agent {agent_id!r} no longer exists")
-    return agent
 
 
 # --- realtime WebSocket -------------------------------------------------------------------
@@ -84,17 +60,7 @@ async def agent_connect(ws: WebSocket) -> None:
                 await ws.send_text(frame)
             await ws.close(code, str(exc)[:120])
         return
-    task = asyncio.current_task()
-    assert task is not None
-    state.live.add(conv)
-    state.handlers.add(task)
-    state.metrics.live.inc()
-    try:
-        await _run_session(ws, conv)
-    finally:
-        state.metrics.live.dec()
-        state.live.discard(conv)
-        state.handlers.discard(task)
+    await serve(ws, state, conv, atoms.encode, atoms.decode)
 
 
 async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
@@ -108,7 +74,7 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
         call = await state.store.consume_call_token(token)
         if call is None:
             raise AuthError("call token is invalid, expired or already used")
-        agent = _runtime(state, call.agent_id)
+        agent = state.runtime(call.agent_id)
         tenant_id = call.tenant_id
         mode = atoms.parse_mode(call.mode)
         variables = atoms.parse_variables(call.variables)
@@ -116,7 +82,7 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
         key = await api_key_from(state.store, token)
         if params.agent_id is None:
             raise SetupError("agent_id is required")
-        agent = _runtime(state, _agent_for_key(state, key, params.agent_id).id)
+        agent = state.runtime(state.agent_for_key(key, params.agent_id).id)
         tenant_id = key.tenant_id
         mode = params.mode
         variables = params.variables
@@ -139,54 +105,6 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
     await conv.start()
     state.metrics.sessions.labels("atoms", mode).inc()
     return conv
-
-
-async def _run_session(ws: WebSocket, conv: Conversation) -> None:
-    """Pump frames both ways until the client leaves or the conversation finishes."""
-
-    async def write() -> None:
-        while (event := await conv.outbox.get()) is not None:
-            for frame in atoms.encode(event):
-                await ws.send_text(frame)
-
-    async def read() -> None:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            frame: str | bytes | None = message.get("text")
-            if frame is None:
-                frame = message.get("bytes") or b""
-            try:
-                events = atoms.decode(frame)
-            except InvalidEvent as exc:
-                conv.outbox.put(Error(code=exc.code, message=str(exc)))
-                continue
-            for event in events:
-                await conv.handle(event)
-
-    writer = asyncio.create_task(write())
-    reader = asyncio.create_task(read())
-    finished = asyncio.create_task(conv.finished.wait())
-    try:
-        await asyncio.wait({reader, finished, writer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not conv.finished.is_set():
-            # The client went away (or its socket broke): keep what was said.
-            await conv.close("websocket_closed")
-        reader.cancel()
-        finished.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer, timeout=5)
-        if not writer.done():
-            writer.cancel()
-        for task in (reader, finished, writer):
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
-                await task
-        if ws.client_state is WebSocketState.CONNECTED:
-            code = CLOSE_SERVICE_RESTART if conv.end_reason == "server_shutdown" else CLOSE_NORMAL
-            with contextlib.suppress(Exception):
-                await ws.close(code)
 
 
 # --- REST ----------------------------------------------------------------------------------
@@ -223,7 +141,7 @@ async def register_call(
     """A single-use ``wct_`` call token (for browsers) with agent, mode and variables."""
     state = _state(request)
     try:
-        agent = _agent_for_key(state, key, body.agent_id)
+        agent = state.agent_for_key(key, body.agent_id)
         variables = atoms.parse_variables(body.variables)
     except ForbiddenError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None

@@ -13,9 +13,10 @@ from voxgate.agents.runtime import AgentRuntime
 from voxgate.agents.spec import AgentSpec
 from voxgate.config import Settings
 from voxgate.conversation.engine import Conversation
+from voxgate.errors import ForbiddenError
 from voxgate.server.metrics import Metrics
 from voxgate.speech.services import SpeechServices
-from voxgate.store import Store
+from voxgate.store import ApiKey, Store
 
 
 @dataclass(slots=True)
@@ -45,3 +46,23 @@ class ServerState:
 
     def agent_tenant_id(self, spec: AgentSpec) -> str:
         return self.tenant_ids[spec.tenant]
+
+    def agent_for_key(self, key: ApiKey, agent_id: str) -> AgentSpec:
+        """The agent ``key`` may use. Unknown agents and other tenants' look the same:
+        :class:`ForbiddenError` either way."""
+        found = self.specs.get(agent_id)
+        if (
+            found is None
+            or self.agent_tenant_id(found[0]) != key.tenant_id
+            or not key.allows_agent(agent_id)
+        ):
+            raise ForbiddenError(
+                f"agent {agent_id!r} does not exist or is not allowed for this key"
+            )
+        return found[0]
+
+    def runtime(self, agent_id: str) -> AgentRuntime:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            raise ForbiddenError(f"agent {agent_id!r} no longer exists")
+        return agent

@@ -724,6 +724,18 @@ class Store:
             )
         return seq
 
+    async def reopen_conversation(self, conversation_id: str) -> None:
+        """A new session continues this conversation: it is live again until the next
+        :meth:`end_conversation`. Raises :class:`NotFoundError` for an unknown id."""
+        async with self._write() as session:
+            result = await session.execute(
+                update(ConversationRow)
+                .where(ConversationRow.id == conversation_id)
+                .values(ended_at=None, end_reason=None)
+            )
+            if result.rowcount == 0:  # type: ignore[attr-defined]
+                raise NotFoundError(f"no conversation {conversation_id!r}")
+
     async def end_conversation(self, conversation_id: str, reason: str, ended_at: datetime) -> None:
         """Mark the conversation ended. The first end wins; later calls change nothing.
 
