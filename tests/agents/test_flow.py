@@ -131,9 +131,8 @@ async def test_booking_in_one_sentence_then_list_and_cancel(demo: Dialogue) -> N
     assert reply == "Sure. What name is the booking under?"
     reply, _ = await demo.say("Ada Lovelace")
     assert booking.reference in reply and "Saturday 21 November" in reply
-    reply, _ = await demo.say("I need to cancel my booking.")
-    assert "reference" in reply
-    reply, parts = await demo.say(booking.reference)
+    # The reference was said earlier in the conversation: no need to ask for it.
+    reply, parts = await demo.say("I need to cancel my booking.")
     assert f"Your booking {booking.reference} is cancelled" in reply
     assert ToolStatus(tool_name="cancel_booking", status="completed") in parts
     (cancelled,) = await demo.store.list_bookings(demo.tenant_id, "demo", include_cancelled=True)
@@ -207,3 +206,11 @@ def test_helpers() -> None:
     assert not phrase_in("bye", words("goodbye"))
     passage = "Opening hours. We open at noon. We close at ten. Parking is free."
     assert best_sentences(passage, "when do you close", n=1) == "We close at ten."
+
+
+async def test_cancel_asks_for_the_reference_when_none_was_said(demo: Dialogue) -> None:
+    reply, _ = await demo.say("Please cancel my reservation.")
+    assert reply == "I can cancel it. What is the booking reference?"
+    reply, parts = await demo.say("It's BK-7K3Q.")
+    assert ToolStatus(tool_name="cancel_booking", status="failed") in parts
+    assert reply == "I couldn't find that booking. Could you check the reference?"

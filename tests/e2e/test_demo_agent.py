@@ -66,3 +66,29 @@ async def test_spoken_booking_creates_a_row(
     booking = bookings[0]
     assert booking.party_size == 2 and booking.time.hour == 19
     assert booking.reference in agent
+
+
+async def test_a_resumed_conversation_can_cancel_an_earlier_booking(
+    demo_server: RunningServer,
+) -> None:
+    from .test_datagrid_voice import open_voice, reply, send, start, until
+
+    ws = await open_voice(demo_server)
+    first = await start(ws, agent_id="demo")
+    await send(ws, "text", text="Book a table for 3 tomorrow at 8pm under the name Ada Byron.")
+    booked = await reply(ws)
+    assert "You're booked, Ada Byron" in booked, booked
+    await send(ws, "stop")
+    await until(ws, "ended")
+    await ws.close()
+
+    ws = await open_voice(demo_server)
+    await start(ws, conversation_id=first["conversation_id"])
+    await send(ws, "text", text="We can't come after all, please cancel my booking.")
+    cancelled = await reply(ws)
+    reference = booked.rsplit(" ", 1)[-1].rstrip(".")
+    assert f"Your booking {reference} is cancelled" in cancelled, cancelled
+    await send(ws, "stop")
+    ended = await until(ws, "ended")
+    assert len(ended["payload"]["transcript"]) >= 4
+    await ws.close()

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from voxgate.agents.base import AgentContext, EndCall, Handoff, ReplyPart, ReplyText, ToolStatus
-from voxgate.agents.slots import extract_all
+from voxgate.agents.slots import extract, extract_all
 from voxgate.agents.spec import AgentSpec, IntentSpec
 from voxgate.agents.templating import fill
 from voxgate.agents.tools import ToolContext, ToolRunner
@@ -256,6 +256,11 @@ class FlowBrain:
         slots.update(
             {k: v for k, v in self._extract(intent, user_text, context, expecting=None).items()}
         )
+        for slot in intent.slots:
+            if slot.name not in slots and slot.type in RECALLED_TYPES:
+                recalled = _recall(slot.type, context)
+                if recalled is not None:
+                    slots[slot.name] = recalled
         missing = next((s for s in intent.slots if s.required and s.name not in slots), None)
         if missing is not None:
             state["pending"] = {"intent": intent.name, "slots": slots, "asked": missing.name}
@@ -316,6 +321,20 @@ async def handoff_parts(
     )
     yield ToolStatus(tool_name="transfer_to_human", status="completed" if outcome.ok else "failed")
     yield Handoff(queue=queue, reason=reason)
+
+
+RECALLED_TYPES = frozenset({"reference", "email", "phone"})
+"""Slot types filled from earlier in the conversation when the user does not repeat them
+(unambiguous patterns only: "cancel my booking" finds the reference the agent gave)."""
+
+
+def _recall(slot_type: Any, context: AgentContext) -> Any:
+    now = context.now
+    for item in reversed(context.history):
+        value = extract(slot_type, item.text, now)
+        if value is not None:
+            return value
+    return None
 
 
 def _spoken(slots: Mapping[str, Any]) -> dict[str, Any]:
