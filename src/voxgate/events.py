@@ -12,7 +12,9 @@ from datetime import datetime
 from typing import Literal
 
 Role = Literal["user", "assistant"]
-CloseReason = Literal["client_requested", "websocket_closed", "ended", "handoff", "server_shutdown"]
+CloseReason = Literal[
+    "client_requested", "websocket_closed", "ended", "handoff", "timeout", "server_shutdown"
+]
 
 _ROLES = ("user", "assistant")
 

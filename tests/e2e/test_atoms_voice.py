@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import time
 from typing import Any
 
@@ -296,3 +297,66 @@ async def test_echo_of_the_agent_does_not_barge_in(
     await asyncio.gather(listener, return_exceptions=True)
     await client.close()
     assert "interruption" in [e["type"] for e in events], "real speech over the echo"
+
+
+async def test_live_events_of_a_call_as_server_sent_events(
+    server: RunningServer, speech: list[Utterance]
+) -> None:
+    """A dashboard follows a live call: its events arrive in order, without audio."""
+    client = await connect(server, sample_rate=16000)
+    call_id = client.session["call_id"]
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def dashboard() -> None:
+        async with (
+            httpx.AsyncClient(base_url=server.http_url, timeout=60) as http,
+            http.stream(
+                "GET",
+                "/atoms/v1/events",
+                params={"callId": call_id},
+                headers={"Authorization": f"Bearer {server.dev_key}"},
+            ) as r,
+        ):
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            kind = ""
+            async for line in r.aiter_lines():
+                if line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    seen.append((kind, json.loads(line.removeprefix("data: "))))
+
+    watcher = asyncio.create_task(dashboard())
+    await asyncio.sleep(0.3)
+    u = speech[0]
+    await speak_and_wait_reply(client, u.samples, u.rate)
+    await client.close_session()
+    await asyncio.wait_for(watcher, 20)
+    await client.close()
+    kinds = [k for k, _ in seen]
+    assert "output_audio.delta" not in kinds
+    order = ["transcript", "agent_start_talking", "agent_stop_talking", "session.closed"]
+    positions = [kinds.index(k) for k in order]
+    assert positions == sorted(positions), kinds
+    user = next(d for k, d in seen if k == "transcript" and d["role"] == "user")
+    assert_transcript(user["text"], u.text)
+    assert kinds[-1] == "session.closed"
+
+
+async def test_live_events_are_for_the_keys_tenant_only(server: RunningServer) -> None:
+    client = await connect(server, mode="chat")
+    acme = server.state.tenant_ids["acme"]
+    _info, acme_key = server.call(server.state.store.create_api_key(acme, "acme-events"))
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        params = {"callId": client.session["call_id"]}
+        other = await http.get(
+            "/atoms/v1/events", params=params, headers={"Authorization": f"Bearer {acme_key}"}
+        )
+        nobody = await http.get("/atoms/v1/events", params=params)
+        ended = await http.get(
+            "/atoms/v1/events",
+            params={"callId": "call_nope"},
+            headers={"Authorization": f"Bearer {server.dev_key}"},
+        )
+    await client.close()
+    assert (other.status_code, nobody.status_code, ended.status_code) == (404, 401, 404)

@@ -212,3 +212,126 @@ async def test_bad_token_is_refused_with_4401(server: RunningServer) -> None:
     with pytest.raises(ConnectionClosed):
         await ws.recv()
     assert ws.close_code == 4401
+    await ws.close()
+
+
+# -- POST /v1/voice ------------------------------------------------------------------------
+
+
+async def voice_session(server: RunningServer, body: dict[str, Any], key: str | None = None) -> Any:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        return await http.post(
+            "/v1/voice", json=body, headers={"Authorization": f"Bearer {key or server.dev_key}"}
+        )
+
+
+async def open_url(url: str) -> ClientConnection:
+    return await websockets.connect(url, max_size=None)
+
+
+async def test_v1_voice_url_works_once(server: RunningServer) -> None:
+    r = await voice_session(server, {"agent_id": "quick"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "voice.session" and body["agent_id"] == "quick"
+    assert body["start_message"] == {"type": "start", "payload": {"agent_id": "quick"}}
+    assert "token=vst_" in body["url"] and server.dev_key not in body["url"]
+    ws = await open_url(body["url"])
+    await ws.send(json.dumps(body["start_message"]))
+    await until(ws, "started")
+    await until(ws, "ready")
+    await send(ws, "text", text="hello")
+    assert await reply(ws) == "Got it."
+    await ws.close()
+    again = await open_url(body["url"])  # single use
+    error = await until(again, "error")
+    assert error["payload"]["code"] == "401"
+    with pytest.raises(ConnectionClosed):
+        await again.recv()
+    assert again.close_code == 4401
+    await again.close()
+
+
+async def test_v1_voice_token_expires(server: RunningServer) -> None:
+    from datetime import UTC, datetime, timedelta
+    from urllib.parse import parse_qs, urlparse
+
+    from sqlalchemy import update
+
+    from voxgate.store.models import CallTokenRow
+    from voxgate.store.repository import hash_secret
+
+    body = (await voice_session(server, {"agent_id": "quick"})).json()
+    token = parse_qs(urlparse(body["url"]).query)["token"][0]
+
+    async def expire() -> None:
+        async with server.state.store.engine.begin() as conn:
+            await conn.execute(
+                update(CallTokenRow)
+                .where(CallTokenRow.secret_hash == hash_secret(token))
+                .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+
+    server.call(expire())
+    ws = await open_url(body["url"])
+    assert (await until(ws, "error"))["payload"]["code"] == "401"
+    await ws.close()
+
+
+async def test_v1_voice_ephemeral_keeps_nothing(server: RunningServer) -> None:
+    body = (await voice_session(server, {"agent_id": "quick", "ephemeral": True})).json()
+    ws = await open_url(body["url"])
+    await ws.send(json.dumps(body["start_message"]))
+    started = await until(ws, "started")
+    await send(ws, "text", text="forget me")
+    assert await reply(ws) == "Got it."
+    await send(ws, "stop")
+    ended = await until(ws, "ended")
+    assert [t["text"] for t in ended["payload"]["transcript"]] == ["forget me", "Got it."]
+    conversation_id = started["payload"]["conversation_id"]
+    record = server.call(
+        server.state.store.get_conversation(conversation_id, server.state.tenant_ids["default"])
+    )
+    assert record is None
+    await ws.close()
+
+
+async def test_v1_voice_initial_message_context_user_and_silence_timeout(
+    server: RunningServer,
+) -> None:
+    body = (
+        await voice_session(
+            server,
+            {
+                "agent_id": "greeter",
+                "initial_message": "I just want to check in",
+                "initial_context": "The caller is a returning customer.",
+                "user": {"first_name": "Ada", "email": "ada@example.com"},
+                "voice_config": {"silence_timeout": 1.5},
+            },
+        )
+    ).json()
+    ws = await open_url(body["url"])
+    await ws.send(json.dumps(body["start_message"]))
+    await until(ws, "started")
+    # No greeting: the agent answers the initial message (greeter's fallback uses variables).
+    first = await until(ws, "transcript")
+    assert first["payload"] == {"role": "user", "text": "I just want to check in", "final": True}
+    assert await reply(ws) == "You are caller ."
+    ended = await until(ws, "ended", timeout=15)
+    assert ended["payload"]["reason"] == "timeout"
+    await ws.close()
+
+
+async def test_v1_voice_errors(server: RunningServer) -> None:
+    assert (await voice_session(server, {"agent_id": "quick"}, key="vg_bad")).status_code == 401
+    assert (await voice_session(server, {"agent_id": "nope"})).status_code == 404
+    assert (await voice_session(server, {"agent_id": "acme-bot"})).status_code == 404
+    assert (await voice_session(server, {})).status_code == 400
+    assert (await voice_session(server, {"conversation_id": "call_nope"})).status_code == 404
+    long = {"agent_id": "quick", "initial_message": "x" * 2001}
+    assert (await voice_session(server, long)).status_code == 400
+    bad = {"agent_id": "quick", "voice_config": {"silence_timeout": -1}}
+    assert (await voice_session(server, bad)).status_code == 400

@@ -75,6 +75,7 @@ async def test_a_resumed_conversation_can_cancel_an_earlier_booking(
 
     ws = await open_voice(demo_server)
     first = await start(ws, agent_id="demo")
+    assert "Blue Door Bistro" in await reply(ws)  # the greeting, heard to the end
     await send(ws, "text", text="Book a table for 3 tomorrow at 8pm under the name Ada Byron.")
     booked = await reply(ws)
     assert "You're booked, Ada Byron" in booked, booked

@@ -29,6 +29,10 @@ class AgentContext:
     platform: str | None = None
     """The client platform (messaging: ``ios``, ``android``, ``web``…), when known."""
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    instructions: str | None = None
+    """This session's system prompt, replacing the agent's (LLM brain)."""
+    extra_context: str | None = None
+    """Background the session was opened with (LLM brain)."""
     state: dict[str, Any] = field(default_factory=dict)
     """The brain's per-conversation memory (slots being filled…); the conversation keeps it."""
 

@@ -184,7 +184,9 @@ class LlmAgentBrain:
         self, context: AgentContext, user_text: str, values: Mapping[str, Any]
     ) -> AsyncIterator[ReplyPart]:
         runtime = self._runtime
-        prompt = runtime.spec.system_prompt
+        prompt = context.instructions or runtime.spec.system_prompt
+        if context.extra_context:
+            prompt = f"{prompt}\n\nContext for this conversation:\n{context.extra_context}"
         if runtime.knowledge is not None:
             hits = await runtime.knowledge.asearch(user_text, KNOWLEDGE_IN_PROMPT)
             if hits:

@@ -161,6 +161,10 @@ class Conversation:
         clock: Callable[[], float] = time.monotonic,
         on_turn: Callable[[TurnTiming], None] | None = None,
         on_barge_in: Callable[[], None] | None = None,
+        greet: bool = True,
+        silence_timeout_s: float | None = None,
+        instructions: str | None = None,
+        extra_context: str | None = None,
     ) -> None:
         if mode == "webcall" and services is None:
             raise ValueError("a webcall needs speech services")
@@ -205,6 +209,12 @@ class Conversation:
         self._unanswered: list[str] = []
         self._closed = False
         self._agent_state: dict[str, object] = {}
+        self._greet = greet
+        self._instructions = instructions
+        self._extra_context = extra_context
+        self._silence_timeout_s = silence_timeout_s
+        self._last_activity = clock()
+        self._watchdog: asyncio.Task[None] | None = None
         self.end_reason: CloseReason | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -221,9 +231,28 @@ class Conversation:
                 session_id=self.session_id, call_id=self.call_id, sample_rate=self.sample_rate
             )
         )
-        greeting = None if self._resume else self.agent.greeting(self._context())
+        greeting = None if self._resume or not self._greet else self.agent.greeting(self._context())
         if greeting:
             self._start_reply(_single(greeting), TurnTiming())
+        if self._silence_timeout_s is not None:
+            self._watchdog = asyncio.create_task(self._end_when_silent(self._silence_timeout_s))
+            self._watchdog.add_done_callback(_log_task_error)
+
+    def _active(self) -> None:
+        self._last_activity = self._clock()
+
+    async def _end_when_silent(self, timeout_s: float) -> None:
+        """End the call once neither side has said anything for ``timeout_s``."""
+        while not self._closed:
+            busy = self._detector.in_user_turn or (self._reply is not None)
+            if busy:
+                self._active()
+            idle = self._clock() - self._last_activity
+            if idle >= timeout_s:
+                log.info("call %s: %.0f s of silence, ending", self.call_id, idle)
+                await self.close("timeout")
+                return
+            await asyncio.sleep(min(0.5, timeout_s - idle))
 
     async def say_first(self, text: str) -> None:
         """Answer ``text`` as if the user had typed it (the session's opening message),
@@ -252,6 +281,8 @@ class Conversation:
             return
         self._closed = True
         self.end_reason = reason
+        if self._watchdog is not None and self._watchdog is not asyncio.current_task():
+            self._watchdog.cancel()
         await self._interrupt(notify=False)
         if self._stt_tail is not None:
             # The user's last words are accepted input: finish and store them.
@@ -636,6 +667,8 @@ class Conversation:
             history=tuple(self.history),
             tenant_id=self.tenant_id,
             now=_now(),
+            instructions=self._instructions,
+            extra_context=self._extra_context,
             state=self._agent_state,
         )
 

@@ -204,7 +204,12 @@ def encode(event: ServerEvent) -> list[str]:
             return [_json({"type": "interruption"})]
         case SessionEnded():
             # The vendor has no reason for a server shutdown; its clients know "ended".
-            reason = "ended" if event.reason in ("server_shutdown", "handoff") else event.reason
+            # The vendor's clients know three reasons; ours map onto "ended".
+            reason = (
+                "ended"
+                if event.reason in ("server_shutdown", "handoff", "timeout")
+                else event.reason
+            )
             return [_json({"type": "session.closed", "reason": reason})]
         case Error():
             return [_json({"type": "error", "code": event.code, "message": event.message})]
@@ -239,6 +244,7 @@ _CLOSE_REASONS: dict[str, CloseReason] = {
     "websocket_closed": "websocket_closed",
     "ended": "ended",
     "handoff": "handoff",
+    "timeout": "timeout",
     "server_shutdown": "server_shutdown",
 }
 

@@ -258,6 +258,7 @@ _CLOSE_REASONS: dict[str, CloseReason] = {
     "websocket_closed": "websocket_closed",
     "ended": "ended",
     "handoff": "handoff",
+    "timeout": "timeout",
     "server_shutdown": "server_shutdown",
 }
 _TOOL_STATUSES: dict[str, ToolStatus] = {

@@ -6,24 +6,37 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxgate import __version__
 from voxgate.agents.runtime import AgentResources, build_agents, needs_embedder
 from voxgate.agents.spec import load_specs
 from voxgate.config import Settings
-from voxgate.server import atoms, datagrid, metrics
+from voxgate.server import atoms, conversations, datagrid, events, metrics, openapi
+from voxgate.server.serialize import ResponseModel
 from voxgate.server.state import ServerState
 from voxgate.speech.services import SpeechServices
 from voxgate.store import Store
 
 log = logging.getLogger(__name__)
+
+
+class Health(ResponseModel):
+    status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):  # not ResponseModel: ``error`` is left out unless failed
+    status: Literal["ready", "loading", "draining", "failed", "database unavailable"]
+    error: str | None = None
+    """Why startup failed (status "failed" only)."""
 
 
 def state_of(request: Request) -> ServerState:
@@ -222,8 +235,9 @@ def create_app(
         lifespan=lifespan,
     )
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's class: also the errors FastAPI and routing raise (unparsable body, 404, 405).
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
             {"status": False, "error": {"code": str(exc.status_code), "message": exc.detail}},
             status_code=exc.status_code,
@@ -244,11 +258,19 @@ def create_app(
         )
 
     @app.get("/healthz", tags=["health"])
-    async def healthz() -> dict[str, str]:
+    async def healthz() -> Health:
         """200 while the process lives."""
-        return {"status": "ok"}
+        return Health()
 
-    @app.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        response_model=None,
+        responses={
+            200: {"model": Readiness, "description": "Ready: models loaded, database answers."},
+            503: {"model": Readiness, "description": "Loading, draining, or failed."},
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
         """200 once models are loaded and the database answers."""
         state = state_of(request)
@@ -266,6 +288,9 @@ def create_app(
 
     app.include_router(atoms.router, tags=["atoms"])
     app.include_router(datagrid.router, tags=["datagrid"])
+    app.include_router(events.router, tags=["atoms"])
     app.include_router(metrics.router)
+    app.include_router(conversations.router, tags=["conversations"])
+    openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
 from fastapi.responses import Response
@@ -16,9 +16,12 @@ from voxgate.dialects import atoms
 from voxgate.errors import AuthError, ForbiddenError, SetupError
 from voxgate.events import Error
 from voxgate.server.auth import api_key_from, bearer_token, require_api_key
+from voxgate.server.openapi import error_responses
+from voxgate.server.serialize import ConversationData, ResponseModel, conversation_data
+from voxgate.server.serialize import conversation_json as conversation_json  # moved; re-exported
 from voxgate.server.session import serve
 from voxgate.server.state import ServerState
-from voxgate.store import ApiKey, ConversationRecord
+from voxgate.store import ApiKey
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -133,7 +136,9 @@ class RegisterCallResponse(BaseModel):
     "/atoms/v1/conversation/register-call",
     status_code=201,
     response_model=RegisterCallResponse,
-    responses={401: {"description": "bad API key"}, 404: {"description": "unknown agent"}},
+    responses=error_responses(
+        400, 401, 404, 413, e404="Unknown agent, or one this API key may not use."
+    ),
 )
 async def register_call(
     body: RegisterCallRequest, request: Request, key: ApiKeyDep
@@ -163,62 +168,19 @@ async def register_call(
     )
 
 
-def conversation_json(conv: ConversationRecord) -> dict[str, Any]:
-    latency_fields = (
-        "endpointing_ms",
-        "stt_ms",
-        "agent_first_text_ms",
-        "tts_first_audio_ms",
-        "first_byte_ms",
-        "voice_to_voice_ms",
-    )
-    return {
-        "call_id": conv.id,
-        "agent_id": conv.agent_id,
-        "status": "ended" if conv.ended_at else "live",
-        "channel": conv.channel,
-        "mode": conv.mode,
-        "sample_rate": conv.sample_rate,
-        "variables": conv.variables,
-        "started_at": conv.started_at.isoformat(),
-        "ended_at": conv.ended_at.isoformat() if conv.ended_at else None,
-        "end_reason": conv.end_reason,
-        "transcript": [
-            {
-                "seq": t.seq,
-                "role": t.role,
-                "text": t.text,
-                "heard_text": t.heard_text,
-                "interrupted": t.interrupted,
-                "started_at": t.started_at.isoformat(),
-                "ended_at": t.ended_at.isoformat(),
-                "latency": {f: getattr(t, f) for f in latency_fields},
-            }
-            for t in conv.turns
-        ],
-        "tool_calls": [
-            {
-                "seq": c.seq,
-                "name": c.name,
-                "arguments": c.arguments,
-                "result": c.result,
-                "status": c.status,
-                "error": c.error,
-                "started_at": c.started_at.isoformat(),
-                "duration_ms": c.duration_ms,
-            }
-            for c in conv.tool_calls
-        ],
-    }
+class ConversationResponse(ResponseModel):
+    status: bool = True
+    data: ConversationData
 
 
 @router.get(
     "/atoms/v1/conversation/{call_id}",
-    responses={401: {"description": "bad API key"}, 404: {"description": "no such call"}},
+    response_model=ConversationResponse,
+    responses=error_responses(401, 404, e404="No such call for this API key's tenant."),
 )
-async def get_conversation(call_id: str, request: Request, key: ApiKeyDep) -> dict[str, Any]:
+async def get_conversation(call_id: str, request: Request, key: ApiKeyDep) -> ConversationResponse:
     """A conversation of the key's tenant, with every turn in order."""
     conv = await _state(request).store.get_conversation(call_id, key.tenant_id)
     if conv is None:
         raise HTTPException(status_code=404, detail=f"no conversation {call_id!r}")
-    return {"status": True, "data": conversation_json(conv)}
+    return ConversationResponse(data=conversation_data(conv))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Annotated
 
-from fastapi import HTTPException, Request
+from fastapi import HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from voxgate.errors import AuthError
 from voxgate.store import ApiKey, Store
@@ -31,8 +33,21 @@ async def api_key_from(store: Store, token: str | None) -> ApiKey:
     return key
 
 
-async def require_api_key(request: Request) -> ApiKey:
-    """FastAPI dependency: the request's API key, or HTTP 401."""
+bearer_scheme = HTTPBearer(
+    scheme_name="ApiKey",
+    bearerFormat="vg_…",
+    description="An API key as `Authorization: Bearer <key>` (`voxgate keys create`).",
+    auto_error=False,
+)
+"""Only describes the scheme in OpenAPI: :func:`require_api_key` does the checking."""
+
+
+async def require_api_key(
+    request: Request,
+    _described: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+) -> ApiKey:
+    """FastAPI dependency: the request's API key, or HTTP 401. Routes using it show the
+    ``ApiKey`` Bearer scheme in OpenAPI."""
     from voxgate.server.app import state_of
 
     try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response, Security
+from fastapi.security import HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,6 +22,7 @@ from prometheus_client import (
 )
 
 from voxgate.conversation.engine import TurnTiming
+from voxgate.server.openapi import error_responses
 
 # Seconds; dense where voice turns live (0.1-2 s).
 BUCKETS = (0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2, 3, 5)
@@ -73,7 +75,32 @@ def _loopback(request: Request) -> bool:
         return False
 
 
-@router.get("/metrics", include_in_schema=True, tags=["health"])
+metrics_scheme = HTTPBearer(
+    scheme_name="MetricsToken",
+    description="`VOXGATE_METRICS_TOKEN`; without it configured, loopback clients only.",
+    auto_error=False,
+)
+"""Only describes the scheme in OpenAPI: the route checks the token itself."""
+
+
+@router.get(
+    "/metrics",
+    include_in_schema=True,
+    tags=["health"],
+    response_class=Response,
+    dependencies=[Security(metrics_scheme)],
+    # The token is optional (not needed from loopback while none is configured).
+    openapi_extra={"security": [{}]},
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        },
+        **error_responses(
+            401, 403, e401="Wrong or missing metrics token.", e403="Not a loopback client."
+        ),
+    },
+)
 async def metrics(request: Request) -> Response:
     """Prometheus text format. Loopback only, or with ``Authorization: Bearer`` the
     configured ``VOXGATE_METRICS_TOKEN``."""

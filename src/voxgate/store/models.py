@@ -113,6 +113,7 @@ class CallTokenRow(Base):
     agent_id: Mapped[str] = mapped_column(String(200))
     mode: Mapped[str] = mapped_column(String(64))
     variables: Mapped[dict[str, Any]] = mapped_column(_json())
+    options: Mapped[dict[str, Any] | None] = mapped_column(_json(), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None]
 

@@ -12,6 +12,8 @@ concurrent writers are made safe per method (row locks, conditional updates).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import secrets
 import uuid
@@ -22,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy import Connection, and_, delete, event, func, or_, select, text, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -80,6 +82,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _unmatchable(*values: str | None) -> bool:
+    """True when a value cannot be in the database: PostgreSQL text never holds NUL (and
+    refuses it in a query), so a lookup by such a value finds nothing on either database."""
+    return any(value is not None and "\x00" in value for value in values)
+
+
 def _require_aware(name: str, value: datetime) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} is a naive datetime ({value!r}); pass an aware one (UTC)")
@@ -121,6 +129,8 @@ class CallToken:
     mode: str
     variables: dict[str, Any]
     expires_at: datetime
+    options: dict[str, Any] = field(default_factory=dict)
+    """Session options baked in (``POST /v1/voice``: initial message, ephemeral, …)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -268,6 +278,46 @@ class ConversationRecord:
     end_reason: str | None
     turns: tuple[TurnRecord, ...] = field(default=())
     tool_calls: tuple[ToolCallRecord, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationSummary:
+    """A conversation as listed by :meth:`Store.list_conversations`: no turns, their count."""
+
+    id: str
+    agent_id: str
+    channel: str
+    dialect: str
+    mode: str
+    started_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    turn_count: int
+
+
+def encode_conversation_cursor(started_at: datetime, conversation_id: str) -> str:
+    """The opaque cursor that continues a listing after this conversation."""
+    raw = f"{started_at.astimezone(UTC).isoformat()}|{conversation_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_conversation_cursor(cursor: str) -> tuple[datetime, str]:
+    """``(started_at, id)`` of a cursor from :func:`encode_conversation_cursor`.
+
+    Raises ``ValueError`` for anything else.
+    """
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        stamp, sep, conversation_id = raw.decode().partition("|")
+        started_at = datetime.fromisoformat(stamp)
+        if started_at.utcoffset() is None:
+            raise ValueError("naive")
+        started_at = started_at.astimezone(UTC)
+    except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
+        raise ValueError("invalid cursor") from None
+    if not sep or not 0 < len(conversation_id) <= 64 or "\x00" in conversation_id:
+        raise ValueError("invalid cursor")
+    return started_at, conversation_id
 
 
 def _api_key(row: ApiKeyRow) -> ApiKey:
@@ -612,11 +662,13 @@ class Store:
         mode: str,
         variables: dict[str, Any],
         ttl_s: int,
+        options: dict[str, Any] | None = None,
+        prefix: str = "wct_",
     ) -> tuple[str, datetime]:
-        """Mint a single-use ``wct_…`` token; returns its secret and expiry time."""
+        """Mint a single-use token (``wct_…`` by default); returns its secret and expiry."""
         if ttl_s <= 0:
             raise ValueError(f"ttl_s must be positive, got {ttl_s}")
-        token = "wct_" + secrets.token_urlsafe(32)
+        token = prefix + secrets.token_urlsafe(32)
         expires_at = utcnow() + timedelta(seconds=ttl_s)
         async with self._write() as session:
             session.add(
@@ -627,6 +679,7 @@ class Store:
                     agent_id=agent_id,
                     mode=mode,
                     variables=dict(variables),
+                    options=dict(options) if options else None,
                     expires_at=expires_at,
                     used_at=None,
                 )
@@ -661,6 +714,7 @@ class Store:
                 mode=row.mode,
                 variables=dict(row.variables),
                 expires_at=row.expires_at,
+                options=dict(row.options or {}),
             )
 
     async def purge_call_tokens(self, before: datetime) -> int:
@@ -759,6 +813,8 @@ class Store:
         self, conversation_id: str, tenant_id: str
     ) -> ConversationRecord | None:
         """The conversation with its turns in order; None if missing or another tenant's."""
+        if _unmatchable(conversation_id, tenant_id):
+            return None
         async with self._read() as session:
             conv = await session.scalar(
                 select(ConversationRow).where(
@@ -793,6 +849,101 @@ class Store:
                 turns=tuple(_turn(t) for t in turns),
                 tool_calls=tuple(_tool_call(c) for c in tool_calls),
             )
+
+    async def list_conversations(
+        self,
+        tenant_id: str,
+        *,
+        agent_id: str | None = None,
+        channel: str | None = None,
+        started_after: datetime | None = None,
+        started_before: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[ConversationSummary], str | None]:
+        """One page of the tenant's conversations, newest first, and the cursor of the next
+        page (None on the last one). Pass that cursor back, with the same filters, for the
+        next page; pages neither repeat nor skip rows, also among equal start times.
+
+        ``started_after`` is inclusive, ``started_before`` exclusive. Raises ``ValueError``
+        for ``limit`` < 1, a naive datetime or a cursor this method did not make.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        if _unmatchable(tenant_id, agent_id, channel):
+            return [], None
+        row = ConversationRow
+        query = select(
+            row,
+            select(func.count(TurnRow.id))
+            .where(TurnRow.conversation_id == row.id)
+            .scalar_subquery()
+            .label("turn_count"),
+        ).where(row.tenant_id == tenant_id)
+        if agent_id is not None:
+            query = query.where(row.agent_id == agent_id)
+        if channel is not None:
+            query = query.where(row.channel == channel)
+        if started_after is not None:
+            _require_aware("started_after", started_after)
+            query = query.where(row.started_at >= started_after)
+        if started_before is not None:
+            _require_aware("started_before", started_before)
+            query = query.where(row.started_at < started_before)
+        if cursor is not None:
+            after_start, after_id = decode_conversation_cursor(cursor)
+            query = query.where(
+                or_(
+                    row.started_at < after_start,
+                    and_(row.started_at == after_start, row.id < after_id),
+                )
+            )
+        query = query.order_by(row.started_at.desc(), row.id.desc()).limit(limit + 1)
+        async with self._read() as session:
+            found = [
+                ConversationSummary(
+                    id=conv.id,
+                    agent_id=conv.agent_id,
+                    channel=conv.channel,
+                    dialect=conv.dialect,
+                    mode=conv.mode,
+                    started_at=conv.started_at,
+                    ended_at=conv.ended_at,
+                    end_reason=conv.end_reason,
+                    turn_count=turn_count,
+                )
+                for conv, turn_count in (await session.execute(query)).tuples()
+            ]
+        if len(found) <= limit:
+            return found, None
+        page = found[:limit]
+        return page, encode_conversation_cursor(page[-1].started_at, page[-1].id)
+
+    async def delete_conversation(self, conversation_id: str, tenant_id: str) -> bool:
+        """Delete the tenant's conversation with its turns and tool calls; its bookings
+        stay, no longer linked to it. False when it is missing or another tenant's."""
+        if _unmatchable(conversation_id, tenant_id):
+            return False
+        async with self._write() as session:
+            deleted = await session.scalar(
+                delete(ConversationRow)
+                .where(
+                    ConversationRow.id == conversation_id,
+                    ConversationRow.tenant_id == tenant_id,
+                )
+                .returning(ConversationRow.id)
+            )
+            if deleted is None:
+                return False
+            await session.execute(
+                update(BookingRow)
+                .where(
+                    BookingRow.conversation_id == conversation_id,
+                    BookingRow.tenant_id == tenant_id,
+                )
+                .values(conversation_id=None)
+            )
+            return True
 
     # -- tool calls --------------------------------------------------------------------
 
