@@ -76,3 +76,27 @@ async def test_variables_reach_the_agent(server: RunningServer) -> None:
                 break
     assert event is not None and event["text"] == "You are caller Ada."
     await client.close()
+
+
+def test_say_then_talk(server: RunningServer, tmp_path: Path) -> None:
+    question = tmp_path / "question.wav"
+    said = CliRunner().invoke(main, ["say", "What time is it?", "--out", str(question)])
+    assert said.exit_code == 0, said.output
+    samples, rate = read_wav(question)
+    assert rate == 22050 and len(samples) > rate * 0.5
+    result = CliRunner().invoke(
+        main,
+        [
+            "talk",
+            "--wav",
+            str(question),
+            "--url",
+            server.ws_url,
+            "--key",
+            server.dev_key,
+            "--agent",
+            "quick",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "time" in result.stdout.splitlines()[0].lower()
