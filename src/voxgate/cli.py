@@ -385,6 +385,7 @@ def serve(host: str | None, port: int | None) -> None:
         shown_key = key or "KEY"
         console.print("talk to it:")
         for line in (
+            'voxgate say "When are you open on Sunday?" --out question.wav',
             f"voxgate talk --wav question.wav --out reply.wav --key {shown_key}",
             f"ws://{base}/atoms/v1/agent/connect?token={shown_key}"
             f"&agent_id={agent}&mode=webcall&sample_rate=24000",
