@@ -335,3 +335,18 @@ async def test_v1_voice_errors(server: RunningServer) -> None:
     assert (await voice_session(server, long)).status_code == 400
     bad = {"agent_id": "quick", "voice_config": {"silence_timeout": -1}}
     assert (await voice_session(server, bad)).status_code == 400
+
+
+async def test_a_socket_without_start_is_closed_in_time(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voxgate.server import datagrid as endpoint
+
+    monkeypatch.setattr(endpoint, "START_TIMEOUT_S", 0.5)
+    ws = await open_voice(server)
+    error = await until(ws, "error", timeout=5)
+    assert error["payload"]["code"] == "no_session"
+    with pytest.raises(ConnectionClosed):
+        await ws.recv()
+    assert ws.close_code == 4000
+    await ws.close()

@@ -8,6 +8,7 @@ engine as every other dialect.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import secrets
@@ -33,6 +34,9 @@ from voxgate.store import ApiKey, NewConversation, NewTurn
 log = logging.getLogger(__name__)
 router = APIRouter()
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_SETUP = 4000
+START_TIMEOUT_S = 30.0
+"""How long a socket may stay open without a valid ``start``."""
 
 
 async def _send(ws: WebSocket, event: Error) -> None:
@@ -103,8 +107,14 @@ async def _wait_for_start(ws: WebSocket, state: ServerState, grant: _Grant) -> C
     client leaves first."""
     while True:
         try:
-            message = await ws.receive()
+            async with asyncio.timeout(START_TIMEOUT_S):
+                message = await ws.receive()
         except WebSocketDisconnect:
+            return None
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                await _send(ws, Error(code="no_session", message="no 'start' in time"))
+                await ws.close(CLOSE_SETUP, "no start")
             return None
         if message["type"] == "websocket.disconnect":
             return None
