@@ -86,6 +86,9 @@ status = Console(stderr=True, highlight=False)
 # --- input audio ---------------------------------------------------------------------------
 
 
+ONSET_DBFS = -50.0
+
+
 @dataclass(frozen=True)
 class Utterance:
     name: str
@@ -96,6 +99,16 @@ class Utterance:
     @property
     def seconds(self) -> float:
         return sum(len(c) for c in self.chunks) / 2 / SAMPLE_RATE
+
+    @property
+    def onset_chunk(self) -> int:
+        """The first chunk with speech in it (RMS ≥ ONSET_DBFS): where barge-in latency is
+        measured from (the recordings start with up to ~40 ms of near-silence)."""
+        for i, chunk in enumerate(self.chunks):
+            x = np.frombuffer(chunk, "<i2").astype(np.float64) / 32768
+            if x.size and 10 * np.log10(np.mean(x**2) + 1e-20) >= ONSET_DBFS:
+                return i
+        return 0
 
 
 def load_utterances(speech_dir: Path) -> list[Utterance]:
@@ -517,9 +530,11 @@ async def barge_in_session(
         if greeting_bytes < need:
             raise TurnFailed("the greeting ended before the barge-in")
         onset: float | None = None
-        for chunk in utterance.chunks:
+        first_sound = utterance.onset_chunk
+        for i, chunk in enumerate(utterance.chunks):
             sent = await session.send_chunk(chunk)
-            onset = onset or sent
+            if i == first_sound:
+                onset = sent
         assert onset is not None
         await session.silence_until(
             interrupted.is_set, time.monotonic() + timeout, "the interruption"
@@ -844,7 +859,7 @@ def print_report(
                 + ("" if meta["server"].startswith("own") else " (clocks of two hosts)")
             )
     if barge is not None:
-        table = Table(title="barge-in (ms; first utterance chunk sent → interruption received)")
+        table = Table(title="barge-in (ms; first chunk with speech sent → interruption received)")
         for name in ("sessions ok/all", "p50", "p95", "bytes after interruption", "replies"):
             table.add_column(name, justify="right")
         table.add_row(
@@ -1044,7 +1059,7 @@ def print_peer_report(
                     )
                 )
     if barge is not None or peer_barge is not None:
-        table = Table(title="barge-in (ms; first utterance chunk sent → interruption received)")
+        table = Table(title="barge-in (ms; first chunk with speech sent → interruption received)")
         for name in (
             "server",
             "sessions ok/all",

@@ -378,3 +378,52 @@ def test_end_turn_forces_the_end_with_the_paused_span() -> None:
     assert not d.in_user_turn
     assert d.end_turn() is None
     assert feed(d, [SILENCE] * 30, 15, pauses=True) == []
+
+
+# --- onset lookback: the sound began before the VAD noticed --------------------------------
+
+
+def feed_loud(d: TurnDetector, frames: list[tuple[float, bool]]) -> list[tuple[int, TurnAction]]:
+    out: list[tuple[int, TurnAction]] = []
+    for i, (prob, loud) in enumerate(frames):
+        action = d.feed(prob, i * FRAME, (i + 1) * FRAME, loud=loud)
+        if action is not None and not isinstance(action, Paused):
+            out.append((i, action))
+    return out
+
+
+def test_loud_frames_before_the_first_speech_frame_date_the_onset_back() -> None:
+    # "Sunday": a fricative the VAD misses (frames 1-6 loud, low probability), then a vowel.
+    frames = [(0.01, False)] + [(0.2, True)] * 6 + [(0.99, True)] * 10
+    d = detector()
+    d.agent_talking = True
+    (i, action), *_ = feed_loud(d, frames)
+    assert isinstance(action, SpeechStarted) and action.barge_in
+    assert action.start_ms == 1 * FRAME
+    assert i == 7  # confirmed at the first speech frame: 224 ms of sound ≥ 150 ms
+
+
+def test_without_loud_frames_the_onset_is_the_first_speech_frame() -> None:
+    frames = [(0.01, False)] + [(0.2, False)] * 6 + [(0.99, True)] * 10
+    d = detector()
+    d.agent_talking = True
+    (i, action), *_ = feed_loud(d, frames)
+    assert isinstance(action, SpeechStarted) and action.start_ms == 7 * FRAME
+    assert i == 7 + 4  # 150 ms of VAD speech: 5 frames
+
+
+def test_lookback_is_bounded_and_can_be_switched_off() -> None:
+    frames = [(0.2, True)] * 20 + [(0.99, True)] * 10
+    d = detector(onset_lookback_ms=100)
+    (_, action), *_ = feed_loud(d, frames)
+    assert isinstance(action, SpeechStarted) and action.start_ms == 20 * FRAME - 100
+    d = detector(onset_lookback_ms=0)
+    (_, action), *_ = feed_loud(d, frames)
+    assert isinstance(action, SpeechStarted) and action.start_ms == 20 * FRAME
+
+
+def test_a_quiet_frame_breaks_the_loud_run() -> None:
+    frames = [(0.2, True)] * 3 + [(0.1, False)] + [(0.2, True)] * 2 + [(0.99, True)] * 10
+    d = detector()
+    (_, action), *_ = feed_loud(d, frames)
+    assert isinstance(action, SpeechStarted) and action.start_ms == 4 * FRAME

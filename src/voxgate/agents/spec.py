@@ -92,6 +92,7 @@ class TurnSpec(_Model):
     silence_ms: float = Field(default=600.0, ge=50, le=10000)
     prefix_padding_ms: float = Field(default=300.0, ge=0, le=2000)
     barge_in_min_ms: float = Field(default=150.0, ge=0, le=5000)
+    onset_lookback_ms: float = Field(default=300.0, ge=0, le=1000)
     echo_cancel: bool = True
     smart_turn: bool = True
     smart_turn_threshold: float = Field(default=0.5, gt=0, lt=1)

@@ -33,6 +33,7 @@ from voxgate.agents.base import (
     ToolStatus,
 )
 from voxgate.audio.echo import EchoCanceller
+from voxgate.audio.onset import OnsetGate
 from voxgate.audio.pcm import (
     Float32Array,
     FrameSplitter,
@@ -192,12 +193,18 @@ class Conversation:
         self._on_barge_in = on_barge_in
         self._detector = TurnDetector(turn_settings)
         self._echo = EchoCanceller(VAD_RATE) if turn_settings.echo_cancel else None
+        self._onset = OnsetGate()
         self._echo_resampler = StreamResampler(self.output_rate, VAD_RATE)
         self._aligner = SampleAligner()
         self._splitter = FrameSplitter(VAD_FRAME)
         self._in_resampler = StreamResampler(sample_rate, VAD_RATE)
         self._vad = services.vad.acquire() if services and mode == "webcall" else None
-        keep = turn_settings.prefix_padding_ms + turn_settings.barge_in_min_ms + 200
+        keep = (
+            turn_settings.prefix_padding_ms
+            + max(turn_settings.barge_in_min_ms, turn_settings.min_speech_ms)
+            + turn_settings.onset_lookback_ms
+            + 200
+        )
         self._idle_frames = int(keep / VAD_FRAME_MS) + 1
         self._frames: deque[Float32Array] = deque()
         self._frames_start_ms = 0.0  # stream time of self._frames[0]
@@ -345,14 +352,16 @@ class Conversation:
             return
         audio16k = int16_to_float32(self._in_resampler.process(samples))
         now_ms = self._clock() * 1000
-        for frame in self._splitter.feed(audio16k):
+        for heard in self._splitter.feed(audio16k):
+            frame = heard
             if self._echo is not None and self._echo.active(now_ms):
-                frame = self._echo.process(frame, now_ms)  # the agent's own voice, removed
+                frame = self._echo.process(heard, now_ms)  # the agent's own voice, removed
             prob = self._vad.process(frame)  # ~0.15 ms: cheaper inline than a thread hop
+            loud = self._onset.loud(heard, frame)
             start = self._stream_ms
             self._stream_ms += VAD_FRAME_MS
             self._frames.append(frame)
-            action = self._detector.feed(prob, start, self._stream_ms)
+            action = self._detector.feed(prob, start, self._stream_ms, loud=loud)
             if not self._detector.in_user_turn and action is None:
                 while len(self._frames) > self._idle_frames:
                     self._frames.popleft()

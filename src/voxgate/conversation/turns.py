@@ -24,6 +24,10 @@ class TurnSettings:
     """Audio kept from before speech onset and handed to STT."""
     barge_in_min_ms: float = 150.0
     """Speech needed, while the agent talks, to interrupt it (guards against echo)."""
+    onset_lookback_ms: float = 300.0
+    """How far a turn's start may be dated back before the VAD's first speech frame, to
+    where the sound began (loud frames right before it, not echo): the VAD is late on
+    fricatives. 0 counts speech from the VAD alone."""
     echo_cancel: bool = True
     """Remove the agent's own voice coming back into the microphone before VAD and STT
     (speakerphones without echo cancellation)."""
@@ -50,6 +54,7 @@ class TurnSettings:
             "barge_in_min_ms",
             "max_turn_ms",
             "pause_ms",
+            "onset_lookback_ms",
         ):
             if float(getattr(self, name)) < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -99,6 +104,7 @@ class TurnDetector:
 
     __slots__ = (
         "_last_speech_ms",
+        "_loud_since_ms",
         "_onset_ms",
         "_paused",
         "_state",
@@ -112,6 +118,7 @@ class TurnDetector:
         self._state = _State.IDLE
         self._onset_ms = 0.0
         self._last_speech_ms = 0.0
+        self._loud_since_ms: float | None = None
         self._paused = False
 
     @property
@@ -125,16 +132,25 @@ class TurnDetector:
             return None
         return Paused(start_ms=self._onset_ms, end_ms=self._last_speech_ms)
 
-    def feed(self, prob: float, frame_start_ms: float, frame_end_ms: float) -> TurnAction | None:
-        """Process one frame spanning ``frame_start_ms``..``frame_end_ms`` of input."""
+    def feed(
+        self, prob: float, frame_start_ms: float, frame_end_ms: float, *, loud: bool = False
+    ) -> TurnAction | None:
+        """Process one frame spanning ``frame_start_ms``..``frame_end_ms`` of input.
+        ``loud``: the frame's sound may be speech beginning (see ``onset_lookback_ms``)."""
         s = self.settings
         speech = prob >= s.vad_threshold
         silence = prob < s.release_threshold
+        loud_since = self._loud_since_ms
+        self._loud_since_ms = (
+            (loud_since if loud_since is not None else frame_start_ms) if loud else None
+        )
         match self._state:
             case _State.IDLE:
                 if speech:
                     self._state = _State.ONSET
                     self._onset_ms = frame_start_ms
+                    if loud_since is not None:  # the sound began before the VAD noticed
+                        self._onset_ms = max(loud_since, frame_start_ms - s.onset_lookback_ms)
                     self._last_speech_ms = frame_end_ms
                     return self._maybe_confirm(frame_end_ms)
             case _State.ONSET:
