@@ -59,13 +59,34 @@ class InterruptRequested:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PauseRequested:
+    """The app lost its audio (a phone call, another app took the device): stop talking,
+    drop what was not heard, and do not take the silence that follows for the end of the
+    call. A voxgate extension in both dialects."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResumeRequested:
+    """The app has its audio back: listen again (after :class:`PauseRequested`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ignored:
     """A valid client event that has no effect (kept so dialects can acknowledge it)."""
 
     type: str
 
 
-ClientEvent = AudioIn | TextIn | CloseRequested | StartRequested | InterruptRequested | Ignored
+ClientEvent = (
+    AudioIn
+    | TextIn
+    | CloseRequested
+    | StartRequested
+    | InterruptRequested
+    | PauseRequested
+    | ResumeRequested
+    | Ignored
+)
 
 
 # --- server → client -------------------------------------------------------------------

@@ -32,6 +32,8 @@ from voxgate.events import (
     Error,
     Ignored,
     Interruption,
+    PauseRequested,
+    ResumeRequested,
     ServerEvent,
     SessionEnded,
     SessionStarted,
@@ -367,10 +369,17 @@ def test_variables_bad_json(raw: str) -> None:
         (CloseRequested(), {"type": "session.close"}),
         (Ignored(type="session.update"), {"type": "session.update"}),
         (Ignored(type="input_audio_buffer.commit"), {"type": "input_audio_buffer.commit"}),
+        (PauseRequested(), {"type": "session.pause"}),
+        (ResumeRequested(), {"type": "session.resume"}),
     ],
 )
 def test_encode_client(event: ClientEvent, expected: dict[str, Any]) -> None:
     assert _one(encode_client(event)) == expected
+
+
+@pytest.mark.parametrize("event", [PauseRequested(), ResumeRequested()])
+def test_pause_and_resume_extensions_round_trip(event: ClientEvent) -> None:
+    assert decode(encode_client(event)) == [event]
 
 
 def test_decode_server_binary_frame() -> None:

@@ -37,7 +37,9 @@ from voxgate.events import (
     Interruption,
     InterruptRequested,
     Line,
+    PauseRequested,
     Ready,
+    ResumeRequested,
     ServerEvent,
     SessionEnded,
     SessionStarted,
@@ -444,10 +446,17 @@ def test_start_payload_refuses_ids_the_socket_would_refuse(
         (TextIn(text="¿Sí? 👋"), {"type": "text", "payload": {"text": "¿Sí? 👋"}}),
         (InterruptRequested(), {"type": "interrupt"}),
         (CloseRequested(), {"type": "stop"}),
+        (PauseRequested(), {"type": "pause"}),
+        (ResumeRequested(), {"type": "resume"}),
     ],
 )
 def test_encode_client(event: ClientEvent, expected: dict[str, Any]) -> None:
     assert encode_client(event) == _wire(expected)
+
+
+@pytest.mark.parametrize("event", [PauseRequested(), ResumeRequested(), InterruptRequested()])
+def test_client_extensions_round_trip(event: ClientEvent) -> None:
+    assert decode(encode_client(event)) == [event]
 
 
 def test_encode_client_refuses_ignored() -> None:

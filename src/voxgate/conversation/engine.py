@@ -63,6 +63,8 @@ from voxgate.events import (
     Ignored,
     Interruption,
     InterruptRequested,
+    PauseRequested,
+    ResumeRequested,
     Line,
     SessionEnded,
     SessionStarted,
@@ -223,6 +225,7 @@ class Conversation:
         self._last_activity = clock()
         self._watchdog: asyncio.Task[None] | None = None
         self.end_reason: CloseReason | None = None
+        self._held = False  # the app paused its audio (PauseRequested)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -251,7 +254,7 @@ class Conversation:
     async def _end_when_silent(self, timeout_s: float) -> None:
         """End the call once neither side has said anything for ``timeout_s``."""
         while not self._closed:
-            busy = self._detector.in_user_turn or (self._reply is not None)
+            busy = self._held or self._detector.in_user_turn or (self._reply is not None)
             if busy:
                 self._active()
             idle = self._clock() - self._last_activity
@@ -323,8 +326,10 @@ class Conversation:
                         Error(code="invalid_event", message="audio is not accepted in chat mode")
                     )
                     return
-                await self._audio(event.pcm)
+                if not self._held:  # audio still in flight when the app paused: not heard
+                    await self._audio(event.pcm)
             case TextIn():
+                self._unhold()
                 await self._interrupt(notify=True)
                 self._cancel_pending_reply()
                 now = self._clock()
@@ -336,6 +341,10 @@ class Conversation:
             case InterruptRequested():
                 # Client-side barge-in (the app heard the user): stop the reply now.
                 await self._interrupt(notify=True)
+            case PauseRequested():
+                await self._hold()
+            case ResumeRequested():
+                self._unhold()
             case StartRequested():
                 self.outbox.put(Error(code="invalid_event", message="the session has started"))
             case Ignored():
@@ -480,8 +489,8 @@ class Conversation:
 
     def _answer(self, timing: TurnTiming) -> None:
         """Answer the user turns not answered yet."""
-        if not self._unanswered or self._closed:
-            return
+        if not self._unanswered or self._closed or self._held:
+            return  # (held: answered on resume)
         answers = list(self._unanswered)
         self._unanswered.clear()
         parts = self.agent.respond(self._context(), " ".join(answers))
@@ -509,6 +518,25 @@ class Conversation:
                 self.outbox.put(AgentTalking(talking=False, at=_now()))
             if self._reply is reply:
                 self._reply = None
+
+    async def _hold(self) -> None:
+        """The app paused its audio: stop talking (what was heard is kept), forget speech
+        in progress, and hold replies until it resumes. The silence watchdog waits too."""
+        if self._held:
+            return
+        self._held = True
+        await self._interrupt(notify=True)
+        self._cancel_pending_reply()
+        self._detector.reset()
+        self._speculative = None
+
+    def _unhold(self) -> None:
+        """The app has its audio back: listen again, and answer what is still unanswered."""
+        if not self._held:
+            return
+        self._held = False
+        self._active()
+        self._answer(TurnTiming())  # no latency to report: the user did not just speak
 
     def _cancel_pending_reply(self) -> None:
         """Drop a reply that has not started talking yet; its user text is answered later."""

@@ -197,3 +197,5 @@ class TurnDetector:
     def reset(self) -> None:
         """Forget any speech in progress (e.g. after the call was paused)."""
         self._state = _State.IDLE
+        self._paused = False
+        self._loud_since_ms = None

@@ -29,6 +29,8 @@ from voxgate.events import (
     Ignored,
     Interruption,
     InterruptRequested,
+    PauseRequested,
+    ResumeRequested,
     Ready,
     Role,
     ServerEvent,
@@ -168,6 +170,10 @@ def decode(frame: str | bytes) -> list[ClientEvent]:
             return [CloseRequested()]
         case "input_audio_buffer.commit" | "session.update":
             return [Ignored(type=kind)]
+        case "session.pause":  # voxgate extension
+            return [PauseRequested()]
+        case "session.resume":  # voxgate extension
+            return [ResumeRequested()]
         case _:
             raise InvalidEvent(f"unknown event type {kind[:64]!r}")
 
@@ -233,6 +239,10 @@ def encode_client(event: ClientEvent) -> str:
             return _json({"type": "session.close"})
         case Ignored():
             return _json({"type": event.type})
+        case PauseRequested():
+            return _json({"type": "session.pause"})
+        case ResumeRequested():
+            return _json({"type": "session.resume"})
         case StartRequested() | InterruptRequested():
             raise ValueError(f"the Atoms protocol has no {type(event).__name__} event")
         case _:

@@ -32,6 +32,8 @@ from voxgate.events import (
     Ignored,
     Interruption,
     InterruptRequested,
+    PauseRequested,
+    ResumeRequested,
     Line,
     Ready,
     Role,
@@ -158,6 +160,10 @@ def decode(frame: str | bytes) -> list[ClientEvent]:
             return [TextIn(text=text)]
         case "interrupt":
             return [InterruptRequested()]
+        case "pause":  # voxgate extension
+            return [PauseRequested()]
+        case "resume":  # voxgate extension
+            return [ResumeRequested()]
         case "stop":
             return [CloseRequested()]
         case _:
@@ -245,6 +251,10 @@ def encode_client(event: ClientEvent) -> str:
             return _message("text", {"text": event.text})
         case InterruptRequested():
             return _message("interrupt")
+        case PauseRequested():
+            return _message("pause")
+        case ResumeRequested():
+            return _message("resume")
         case CloseRequested():
             return _message("stop")
         case Ignored():
