@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -325,6 +326,9 @@ def conversations_delete(conversation_id: str, tenant: str, yes: bool) -> None:
 
 # -- serve ------------------------------------------------------------------------------
 
+LOAD_STEPS = 6
+"""Progress messages while the server loads (SpeechServices.load's five, then agents)."""
+
 
 @main.command()
 @click.option("--host", help="Interface to listen on (VOXGATE_HOST).")
@@ -334,6 +338,14 @@ def serve(host: str | None, port: int | None) -> None:
     import logging
 
     from rich.logging import RichHandler
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from voxgate.agents.spec import load_specs
     from voxgate.errors import ConfigError, MissingExtraError
@@ -355,18 +367,30 @@ def serve(host: str | None, port: int | None) -> None:
     )
     for noisy in ("alembic", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    status = console.status("starting voxgate…")
+    # One step per model (VAD, STT, TTS, end-of-turn), warm-up, then the agents.
+    bar = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    step = bar.add_task("starting voxgate", total=LOAD_STEPS)
     if console.is_terminal:
-        status.start()
+        bar.start()
 
     def progress(message: str) -> None:
         if console.is_terminal:
-            status.update(f"{message}…")
+            done = bar.tasks[0].description != "starting voxgate"
+            bar.update(step, description=message, advance=1 if done else 0)
         else:
             console.print(f"{message}…")
 
     def ready(state: ServerState) -> None:
-        status.stop()
+        bar.update(step, completed=LOAD_STEPS)
+        bar.stop()
         base = f"{settings.host}:{settings.port}"
         agent = "demo" if "demo" in state.agents else next(iter(state.agents), "AGENT")
         key = state.dev_key
@@ -398,82 +422,104 @@ def serve(host: str | None, port: int | None) -> None:
         require_tts()
         run_server(settings, progress=progress, on_ready=ready)
     except (ConfigError, MissingExtraError) as exc:
-        status.stop()
+        bar.stop()
         raise click.ClickException(str(exc)) from None
     finally:
-        status.stop()
+        bar.stop()
 
 
 # -- talk -------------------------------------------------------------------------------
+
+
+_KEY = click.option(
+    "--key",
+    envvar=["VOXGATE_API_KEY", "VOXGATE_DEV_API_KEY"],
+    required=True,
+    help="API key (or VOXGATE_API_KEY / VOXGATE_DEV_API_KEY).",
+)
+_URL = click.option("--url", default=None, help="Server URL (default http://HOST:PORT).")
+
+
+def _server_url(url: str | None) -> str:
+    settings = Settings()
+    return url or f"http://{settings.host}:{settings.port}"
 
 
 @main.command()
 @click.option(
     "--wav",
     "wav_in",
-    type=click.Path(exists=True, dir_okay=False),
-    required=True,
-    help="What to say: a 16-bit PCM WAV file.",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Say this 16-bit PCM WAV file instead of using the microphone.",
 )
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the agent's reply here (WAV).")
-@click.option("--url", default=None, help="Server WebSocket URL (default ws://HOST:PORT).")
 @click.option(
-    "--key",
-    envvar=["VOXGATE_API_KEY", "VOXGATE_DEV_API_KEY"],
-    required=True,
-    help="API key (or VOXGATE_API_KEY / VOXGATE_DEV_API_KEY).",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --wav: write the agent's spoken reply here (WAV).",
 )
+@_URL
+@_KEY
 @click.option("--agent", default="demo", show_default=True)
 @click.option(
-    "--sample-rate", type=click.Choice(["8000", "16000", "24000", "48000"]), default="24000"
+    "--dialect", type=click.Choice(["atoms", "datagrid"]), default="atoms", show_default=True
 )
-@click.option("--no-greeting", is_flag=True, help="Speak at once instead of after the greeting.")
+@click.option(
+    "--sample-rate",
+    type=click.Choice(["8000", "16000", "24000", "48000"]),
+    default="24000",
+    show_default=True,
+    help="Atoms session rate (Datagrid is 16 kHz in, 24 kHz out).",
+)
+@click.option(
+    "--half-duplex",
+    is_flag=True,
+    help="Mute the microphone while the agent speaks (speakers without echo cancellation).",
+)
+@click.option("--no-greeting", is_flag=True, help="With --wav: speak at once.")
 def talk(
-    wav_in: str,
-    out: str | None,
+    wav_in: Path | None,
+    out: Path | None,
     url: str | None,
     key: str,
     agent: str,
+    dialect: str,
     sample_rate: str,
+    half_duplex: bool,
     no_greeting: bool,
 ) -> None:
-    """Say a WAV file to an agent; print both transcripts and save the spoken reply."""
-    import numpy as np
+    """Talk to an agent: microphone and speaker (the client-audio extra), or a WAV file.
 
-    from voxgate.audio.wav import read_wav, write_wav
-    from voxgate.client import AtomsClient, AtomsConnectError
-    from voxgate.client import talk as talk_once
+    Shows the live transcript, a level meter while you speak, and when the agent speaks;
+    with --wav, prints both transcripts and can save the spoken reply."""
+    from voxgate.cli_talk import talk_command
 
-    settings = Settings()
-    base = url or f"ws://{settings.host}:{settings.port}"
-    samples, rate = read_wav(wav_in)
-    console = _status()
+    if out is not None and wav_in is None:
+        raise click.UsageError("--out needs --wav")
+    talk_command(
+        console=_status(),
+        url=_server_url(url),
+        key=key,
+        agent=agent,
+        dialect=dialect,
+        sample_rate=int(sample_rate),
+        wav_in=wav_in,
+        out=out,
+        half_duplex=half_duplex,
+        greeting=not no_greeting,
+    )
 
-    async def run() -> None:
-        client = await AtomsClient.connect(
-            base, token=key, agent_id=agent, sample_rate=int(sample_rate)
-        )
-        try:
-            with console.status("talking…"):
-                result = await talk_once(client, samples, rate, wait_greeting=not no_greeting)
-            await client.close_session()
-        finally:
-            await client.close()
-        click.echo(f"user: {result.user_text}")
-        click.echo(f"agent: {result.agent_text}")
-        if out:
-            write_wav(out, np.frombuffer(bytes(result.agent_audio), dtype="<i2"), int(sample_rate))
-            console.print(f"reply audio written to {out}")
 
-    try:
-        asyncio.run(run())
-    except AtomsConnectError as exc:
-        hint = {4401: "bad API key", 4403: "agent not allowed for this key", 503: "draining"}
-        raise click.ClickException(f"refused ({hint.get(exc.code, exc)})") from None
-    except TimeoutError:  # before OSError, of which it is a subclass
-        raise click.ClickException("no reply from the agent in time") from None
-    except OSError as exc:
-        raise click.ClickException(f"cannot reach {base}: {exc}") from None
+@main.command()
+@_URL
+@_KEY
+@click.option("--agent", default="demo", show_default=True)
+def chat(url: str | None, key: str, agent: str) -> None:
+    """Chat with an agent in the terminal; replies stream as they are written.
+
+    Type a line and press Enter; /quit (or Ctrl-D) ends the chat."""
+    from voxgate.cli_talk import chat_command
+
+    chat_command(url=_server_url(url), key=key, agent=agent, console=_status())
 
 
 # -- agents -----------------------------------------------------------------------------

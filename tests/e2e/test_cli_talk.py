@@ -100,3 +100,64 @@ def test_say_then_talk(server: RunningServer, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "time" in result.stdout.splitlines()[0].lower()
+
+
+def test_talk_in_datagrid_writes_the_reply_at_24_khz(server: RunningServer, tmp_path: Path) -> None:
+    out = tmp_path / "reply.wav"
+    args = ["talk", "--wav", str(SPEECH_DIR / "spk1_snt2.wav"), "--out", str(out)]
+    args += ["--url", server.http_url, "--key", server.dev_key, "--agent", "quick"]
+    result = CliRunner().invoke(main, [*args, "--dialect", "datagrid"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert normalize(lines[0]) == "user " + normalize("drop the two when you add the figures")
+    assert lines[1] == "agent: Got it."
+    samples, rate = read_wav(out)
+    assert rate == 24000 and len(samples) > 0.3 * rate and rms_dbfs(samples) > -35
+
+
+def test_talk_to_an_unreachable_server_fails_clearly(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    wav = str(SPEECH_DIR / "spk1_snt5.wav")
+    result = CliRunner().invoke(
+        main, ["talk", "--wav", wav, "--url", f"http://127.0.0.1:{port}", "--key", "k"]
+    )
+    assert result.exit_code == 1
+    assert f"cannot reach http://127.0.0.1:{port}" in result.output
+
+
+def test_talk_without_an_audio_device_fails_clearly(server: RunningServer) -> None:
+    """This machine has no sound card (and no PortAudio): the microphone path must say so,
+    and point at --wav."""
+    from voxgate.client import AudioDeviceError, Microphone
+
+    try:
+        Microphone()
+    except AudioDeviceError:
+        pass
+    else:
+        pytest.skip("this machine has a microphone")
+    result = CliRunner().invoke(main, ["talk", "--url", server.http_url, "--key", server.dev_key])
+    assert result.exit_code == 1
+    assert "--wav" in result.output
+    assert "PortAudio" in result.output or "no audio" in result.output
+
+
+def test_chat_streams_replies(server: RunningServer) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["chat", "--url", server.http_url, "--key", server.dev_key, "--agent", "greeter"],
+        input="who am I?\n/quit\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Hello , welcome back." in result.output
+    assert "You are caller ." in result.output
+
+
+def test_chat_with_a_bad_key_fails_clearly(server: RunningServer) -> None:
+    result = CliRunner().invoke(main, ["chat", "--url", server.http_url, "--key", "nope"])
+    assert result.exit_code == 1
+    assert "bad API key" in result.output
