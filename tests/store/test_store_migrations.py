@@ -22,7 +22,7 @@ async def test_open_twice_is_idempotent(database_url: str) -> None:
         assert await second.tenant_id_by_name("acme") == tenant
         async with second.engine.connect() as conn:
             version = await conn.scalar(text("SELECT version_num FROM alembic_version"))
-        assert version == "0003"
+        assert version == "0004"
     finally:
         await second.close()
 

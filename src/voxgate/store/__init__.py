@@ -1,9 +1,18 @@
 """Persistent state: tenants, API keys, call tokens, conversations with their turns and
-tool calls, and bookings.
+tool calls, bookings, and the messaging API's connectors, sessions, events and console
+users.
 
 Open with ``await Store.open(settings.resolved_database_url)``; it migrates the schema.
 """
 
+from voxgate.store.messaging import (
+    Connector,
+    ConsoleUser,
+    HostKind,
+    MessagingEvent,
+    MessagingSession,
+    normalize_host,
+)
 from voxgate.store.repository import (
     AlreadyExistsError,
     ApiKey,
@@ -30,8 +39,13 @@ __all__ = [
     "ApiKey",
     "Booking",
     "CallToken",
+    "Connector",
+    "ConsoleUser",
     "ConversationRecord",
     "ConversationSummary",
+    "HostKind",
+    "MessagingEvent",
+    "MessagingSession",
     "NewBooking",
     "NewConversation",
     "NewToolCall",
@@ -44,4 +58,5 @@ __all__ = [
     "TurnRecord",
     "hash_secret",
     "normalize_booking_reference",
+    "normalize_host",
 ]

@@ -1,7 +1,7 @@
 """ORM tables of the store. Schema changes need a new migration in ``migrations/versions``.
 
-Only the repository (``repository.py``) and the migrations use these classes; callers get
-frozen dataclasses from :class:`voxgate.store.Store`.
+Only the repository (``repository.py``, ``messaging.py``) and the migrations use these
+classes; callers get frozen dataclasses from :class:`voxgate.store.Store`.
 """
 
 from __future__ import annotations
@@ -196,3 +196,98 @@ class BookingRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None]
+
+
+class ConnectorRow(Base):
+    """A messaging connector: the token an app embeds, bound to one agent."""
+
+    __tablename__ = "connectors"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    agent_id: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class ConnectorHostRow(Base):
+    """A web domain (admits its subdomains) or app bundle id (exact) a connector serves."""
+
+    __tablename__ = "connector_hosts"
+
+    connector_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: Mapped[str] = mapped_column(String(253), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """``"domain"`` or ``"bundle"``."""
+    created_at: Mapped[datetime]
+
+
+class MessagingSessionRow(Base):
+    __tablename__ = "messaging_sessions"
+    __table_args__ = (
+        Index("ix_messaging_sessions_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(32))
+    connector_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("connectors.id", ondelete="CASCADE"), index=True
+    )
+    agent_id: Mapped[str] = mapped_column(String(200))
+    # Deleting the conversation (back-office API) deletes the session and its events.
+    conversation_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(16))
+    streaming: Mapped[bool] = mapped_column(Boolean)
+    device_type: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(32))
+    queue_name: Mapped[str | None] = mapped_column(String(200))
+    live_agent_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_activity_at: Mapped[datetime] = mapped_column(index=True)
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(200))
+    next_sequence: Mapped[int] = mapped_column(Integer)
+    """The sequence number the next event gets (1 for a new session)."""
+
+
+class MessagingEventRow(Base):
+    __tablename__ = "messaging_events"
+    __table_args__ = (UniqueConstraint("session_id", "sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("messaging_sessions.id", ondelete="CASCADE")
+    )
+    sequence: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(_json())
+    # ``metadata`` is taken by SQLAlchemy's declarative base.
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata", _json())
+    created_at: Mapped[datetime]
+
+
+class ConsoleUserRow(Base):
+    """A live agent who logs in to the console; usernames are unique across tenants."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    queues: Mapped[list[str]] = mapped_column(_json())
+    created_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]

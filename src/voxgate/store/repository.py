@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -35,6 +34,14 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from voxgate.store.common import AlreadyExistsError as AlreadyExistsError
+from voxgate.store.common import NotFoundError as NotFoundError
+from voxgate.store.common import StoreError as StoreError
+from voxgate.store.common import hash_secret as hash_secret
+from voxgate.store.common import require_aware as _require_aware
+from voxgate.store.common import unmatchable as _unmatchable
+from voxgate.store.common import utcnow as utcnow
+from voxgate.store.messaging import MessagingStore
 from voxgate.store.models import (
     ApiKeyRow,
     BookingRow,
@@ -59,38 +66,6 @@ _REFERENCE_ATTEMPTS = 8
 
 ToolCallState = Literal["completed", "failed"]
 BookingState = Literal["confirmed", "cancelled"]
-
-
-class StoreError(Exception):
-    """Base of the errors the store raises for misuse by its caller."""
-
-
-class NotFoundError(StoreError, LookupError):
-    """The record named by the caller does not exist."""
-
-
-class AlreadyExistsError(StoreError):
-    """A record with that id already exists."""
-
-
-def hash_secret(secret: str) -> str:
-    """SHA-256 hex of a high-entropy token (API key or call token); what the store keeps."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _unmatchable(*values: str | None) -> bool:
-    """True when a value cannot be in the database: PostgreSQL text never holds NUL (and
-    refuses it in a query), so a lookup by such a value finds nothing on either database."""
-    return any(value is not None and "\x00" in value for value in values)
-
-
-def _require_aware(name: str, value: datetime) -> None:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{name} is a naive datetime ({value!r}); pass an aware one (UTC)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -461,7 +436,7 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-class Store:
+class Store(MessagingStore):
     """Async repository over SQLite (``sqlite+aiosqlite``) or PostgreSQL (``postgresql+asyncpg``).
 
     Build with :meth:`open`; call :meth:`close` when done. Methods raise
