@@ -20,11 +20,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from voxgate.config import Settings
 from voxgate.store import (
     ApiKey,
+    Connector,
+    ConsoleUser,
     ConversationRecord,
     ConversationSummary,
+    HostKind,
     Store,
+    StoreError,
     ToolCallRecord,
     TurnRecord,
+    normalize_host,
 )
 
 T = TypeVar("T")
@@ -144,6 +149,260 @@ def keys_revoke(key_id: str) -> None:
     if not _with_store(revoke):
         raise click.ClickException(f"no active key with id {key_id!r}")
     _status().print(f"Revoked key [bold]{escape(key_id)}[/].")
+
+
+# -- messaging: connectors, their hosts, console users -----------------------------------
+
+
+@main.group()
+def connectors() -> None:
+    """Create, list and revoke messaging connectors (the token an app embeds)."""
+
+
+def _warn_unknown_agent(agent_id: str, tenant: str) -> None:
+    from voxgate.agents.spec import load_specs
+    from voxgate.errors import ConfigError
+
+    folder = Settings().agents_dir
+    try:
+        specs = load_specs(folder)
+    except ConfigError:
+        return
+    found = specs.get(agent_id)
+    if found is None or found[0].tenant != tenant:
+        _status().print(
+            f"[yellow]Warning:[/] {escape(str(folder))} has no agent {escape(repr(agent_id))} "
+            f"of tenant {escape(repr(tenant))}; its sessions are refused until it has."
+        )
+
+
+@connectors.command("create")
+@click.option(
+    "--tenant", default="default", show_default=True, help="Tenant name (created if new)."
+)
+@click.option("--agent", "agent_id", required=True, metavar="ID", help="The agent it talks to.")
+@click.option("--name", help="Label shown in listings.  [default: the agent id]")
+def connectors_create(tenant: str, agent_id: str, name: str | None) -> None:
+    """Create a connector and print its token (shown only this once). Then register the
+    hosts it serves with `voxgate hosts add`."""
+
+    async def create(store: Store) -> tuple[Connector, str]:
+        tenant_id = await store.ensure_tenant(tenant)
+        return await store.create_connector(tenant_id, name=name or agent_id, agent_id=agent_id)
+
+    try:
+        connector, token = _with_store(create)
+    except (ValueError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _status().print(
+        f"Created connector [bold]{connector.id}[/] for agent [bold]{escape(agent_id)}[/] "
+        f"of tenant [bold]{escape(tenant)}[/]. Its token is shown only once; store it now. "
+        f"Register hosts with: voxgate hosts add {connector.id} example.com"
+    )
+    _warn_unknown_agent(agent_id, tenant)
+    click.echo(token)
+
+
+def _hosts_cell(connector: Connector) -> str:
+    return ", ".join(
+        escape(h) + (" (bundle)" if h in connector.bundle_ids else "") for h in connector.hosts
+    )
+
+
+@connectors.command("list")
+@click.option("--tenant", default=None, help="Only this tenant's connectors.")
+def connectors_list(tenant: str | None) -> None:
+    """List connectors with their hosts, revoked ones included (times in UTC)."""
+
+    async def fetch(store: Store) -> tuple[list[Connector], dict[str, str]]:
+        names = {t.id: t.name for t in await store.list_tenants()}
+        if tenant is None:
+            return await store.list_connectors(), names
+        return await store.list_connectors(await _tenant_id(store, tenant)), names
+
+    found, names = _with_store(fetch)
+    table = Table("id", "tenant", "name", "agent", "prefix", "hosts", "created", "revoked")
+    for connector in found:
+        table.add_row(
+            connector.id,
+            escape(names.get(connector.tenant_id, connector.tenant_id)),
+            escape(connector.name),
+            escape(connector.agent_id),
+            escape(connector.prefix) + "…",
+            _hosts_cell(connector),
+            _when(connector.created_at),
+            _when(connector.revoked_at),
+        )
+    _stdout().print(table)
+    _status().print(f"{len(found)} connector(s)")
+
+
+@connectors.command("revoke")
+@click.argument("connector_id")
+def connectors_revoke(connector_id: str) -> None:
+    """Revoke a connector: its token, access tokens and sessions are refused from now on."""
+
+    async def revoke(store: Store) -> bool:
+        return await store.revoke_connector(connector_id)
+
+    if not _with_store(revoke):
+        raise click.ClickException(f"no active connector with id {connector_id!r}")
+    _status().print(f"Revoked connector [bold]{escape(connector_id)}[/].")
+
+
+@main.group()
+def hosts() -> None:
+    """Register the web domains and app bundle ids a connector serves (X-Host)."""
+
+
+@hosts.command("add")
+@click.argument("connector_id")
+@click.argument("host")
+@click.option(
+    "--domain",
+    "kind",
+    flag_value="domain",
+    help="HOST is a web domain: it admits its subdomains too.",
+)
+@click.option(
+    "--bundle", "kind", flag_value="bundle", help="HOST is an app bundle id: matched exactly."
+)
+def hosts_add(connector_id: str, host: str, kind: HostKind | None) -> None:
+    """Let CONNECTOR_ID be used from HOST: a domain (example.com, which also admits
+    chat.example.com) or an app bundle id (com.example.app, exact). Without --domain or
+    --bundle, HOST is a bundle id when it starts with com., org., net., edu., gov. or io.
+    or has an underscore."""
+
+    async def add(store: Store) -> Connector | None:
+        await store.add_connector_host(connector_id, host, kind=kind)
+        return await store.get_connector(connector_id)
+
+    try:
+        connector = _with_store(add)
+    except (ValueError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    assert connector is not None
+    added = normalize_host(host)
+    what = "app bundle id" if added in connector.bundle_ids else "domain and its subdomains"
+    _status().print(f"Connector [bold]{escape(connector_id)}[/] serves {escape(added)} ({what}).")
+
+
+@hosts.command("remove")
+@click.argument("connector_id")
+@click.argument("host")
+def hosts_remove(connector_id: str, host: str) -> None:
+    """Stop CONNECTOR_ID being used from HOST. Access tokens issued for it are refused."""
+
+    async def remove(store: Store) -> bool:
+        return await store.remove_connector_host(connector_id, host)
+
+    if not _with_store(remove):
+        raise click.ClickException(f"{host!r} is not registered for connector {connector_id!r}")
+    _status().print(f"Connector [bold]{escape(connector_id)}[/] no longer serves {escape(host)}.")
+
+
+@hosts.command("list")
+@click.argument("connector_id")
+def hosts_list(connector_id: str) -> None:
+    """The hosts CONNECTOR_ID serves, one a line: host and kind (domain or bundle)."""
+
+    async def fetch(store: Store) -> Connector | None:
+        return await store.get_connector(connector_id)
+
+    connector = _with_store(fetch)
+    if connector is None:
+        raise click.ClickException(f"no connector with id {connector_id!r}")
+    for host in connector.hosts:
+        click.echo(f"{host}\t{'bundle' if host in connector.bundle_ids else 'domain'}")
+
+
+@main.group("console-users")
+def console_users() -> None:
+    """Create, list and delete live agents of the messaging console."""
+
+
+@console_users.command("create")
+@click.option(
+    "--tenant", default="default", show_default=True, help="Tenant name (created if new)."
+)
+@click.option("--username", required=True, help="Login name (lower case, unique).")
+@click.option("--display-name", required=True, help="The name users see in the chat.")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    required=True,
+    help="Handoff queue this user takes chats from; repeat for several.",
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin's first line.")
+def console_users_create(
+    tenant: str, username: str, display_name: str, queues: tuple[str, ...], password_stdin: bool
+) -> None:
+    """Create a console user. The password is asked for twice (hidden) unless given on
+    stdin; it needs at least 8 characters."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+
+    async def create(store: Store) -> ConsoleUser:
+        tenant_id = await store.ensure_tenant(tenant)
+        return await store.create_console_user(
+            tenant_id,
+            username=username,
+            password=password,
+            display_name=display_name,
+            queues=list(queues),
+        )
+
+    try:
+        user = _with_store(create)
+    except (ValueError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _status().print(
+        f"Created console user [bold]{escape(user.username)}[/] of tenant "
+        f"[bold]{escape(tenant)}[/] for queue(s) {escape(', '.join(user.queues))}."
+    )
+    click.echo(user.id)
+
+
+@console_users.command("list")
+@click.option("--tenant", default=None, help="Only this tenant's users.")
+def console_users_list(tenant: str | None) -> None:
+    """List console users (times in UTC)."""
+
+    async def fetch(store: Store) -> tuple[list[ConsoleUser], dict[str, str]]:
+        names = {t.id: t.name for t in await store.list_tenants()}
+        if tenant is None:
+            return await store.list_console_users(), names
+        return await store.list_console_users(await _tenant_id(store, tenant)), names
+
+    found, names = _with_store(fetch)
+    table = Table("id", "tenant", "username", "display name", "queues", "created")
+    for user in found:
+        table.add_row(
+            user.id,
+            escape(names.get(user.tenant_id, user.tenant_id)),
+            escape(user.username),
+            escape(user.display_name),
+            escape(", ".join(user.queues)),
+            _when(user.created_at),
+        )
+    _stdout().print(table)
+    _status().print(f"{len(found)} console user(s)")
+
+
+@console_users.command("delete")
+@click.argument("user_id")
+def console_users_delete(user_id: str) -> None:
+    """Delete a console user; they can no longer log in."""
+
+    async def delete(store: Store) -> bool:
+        return await store.delete_console_user(user_id)
+
+    if not _with_store(delete):
+        raise click.ClickException(f"no console user with id {user_id!r}")
+    _status().print(f"Deleted console user [bold]{escape(user_id)}[/].")
 
 
 # -- conversations ----------------------------------------------------------------------

@@ -20,7 +20,15 @@ from voxgate import __version__
 from voxgate.agents.runtime import AgentResources, build_agents, needs_embedder
 from voxgate.agents.spec import load_specs
 from voxgate.config import Settings
-from voxgate.server import atoms, conversations, datagrid, events, metrics, openapi
+from voxgate.server import (
+    atoms,
+    conversations,
+    datagrid,
+    events,
+    messaging_rest,
+    metrics,
+    openapi,
+)
 from voxgate.server.serialize import ResponseModel
 from voxgate.server.state import ServerState
 from voxgate.speech.services import SpeechServices
@@ -291,6 +299,7 @@ def create_app(
     app.include_router(events.router, tags=["atoms"])
     app.include_router(metrics.router)
     app.include_router(conversations.router, tags=["conversations"])
+    app.include_router(messaging_rest.router, tags=["messaging"])
     openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)
     return app
