@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -17,6 +17,9 @@ from voxgate.errors import ForbiddenError
 from voxgate.server.metrics import Metrics
 from voxgate.speech.services import SpeechServices
 from voxgate.store import ApiKey, Store
+
+if TYPE_CHECKING:
+    from voxgate.messaging.service import MessagingService
 
 
 @dataclass(slots=True)
@@ -43,6 +46,8 @@ class ServerState:
     """The development key's secret when this process created it (shown once)."""
     live: set[Conversation] = field(default_factory=set)
     handlers: set[asyncio.Task[None]] = field(default_factory=set)
+    messaging: MessagingService | None = None
+    """Messaging sessions' shared service (made by the first messaging socket)."""
 
     def agent_tenant_id(self, spec: AgentSpec) -> str:
         return self.tenant_ids[spec.tenant]

@@ -1,0 +1,341 @@
+"""What happens in a messaging session: client events in, logged server events out.
+
+Every event that belongs to the conversation is appended to the session's log in the store
+(which gives it its sequence) and then fanned out to the session's sockets; transient ones
+(heartbeat echo, typing, thinking, system messages) go out with ``sequence: null`` and are
+not kept. One lock per session keeps its events in the order they happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from voxgate.agents.base import (
+    Agent,
+    AgentContext,
+    EndCall,
+    Handoff,
+    HistoryItem,
+    ReplyText,
+    ToolStatus,
+)
+from voxgate.dialects import messaging as wire
+from voxgate.dialects.messaging import ClientMessage, ServerEvent
+from voxgate.messaging.hub import Hub, session_topic
+from voxgate.store import MessagingEvent, MessagingSession, NewTurn, Store
+
+log = logging.getLogger(__name__)
+WORDS = re.compile(r"\s*\S+")
+
+
+def split_words(text: str, *, first: bool) -> tuple[list[str], str]:
+    """Stream chunks of ``text``: each word with the whitespace before it (none before the
+    message's first word), and the trailing whitespace held back for the next piece, so
+    the chunks join into exactly the stripped message."""
+    words = WORDS.findall(text)
+    rest = text[sum(len(w) for w in words) :]
+    if first and words:
+        words[0] = words[0].lstrip()
+    return words, rest
+
+
+Send = Callable[[ServerEvent], None]
+"""Puts one event on one socket (for answers meant for that socket only)."""
+
+
+class Runtimes(Protocol):
+    def runtime(self, agent_id: str) -> Agent: ...
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def from_log(event: MessagingEvent) -> ServerEvent:
+    return ServerEvent(
+        type=event.type,
+        payload=event.payload,
+        id=event.id,
+        sequence=event.sequence,
+        timestamp=event.timestamp,
+        metadata=event.metadata,
+    )
+
+
+class MessagingService:
+    """Shared by every messaging socket of a server process."""
+
+    def __init__(self, store: Store, agents: Runtimes, hub: Hub | None = None) -> None:
+        self.store = store
+        self.agents = agents
+        self.hub = hub or Hub()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._agent_state: dict[str, dict[str, Any]] = {}
+
+    # --- the log --------------------------------------------------------------------------
+
+    async def record(
+        self,
+        session: MessagingSession,
+        type: str,
+        payload: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> ServerEvent:
+        """Append to the session's log, then send to its sockets."""
+        logged = await self.store.append_messaging_event(session.id, type, payload, metadata)
+        event = from_log(logged)
+        self.hub.publish(session_topic(session.id), event)
+        return event
+
+    def announce(
+        self,
+        session: MessagingSession,
+        type: str,
+        payload: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> ServerEvent:
+        """Send a transient event to the session's sockets (not logged)."""
+        event = transient(type, payload, metadata)
+        self.hub.publish(session_topic(session.id), event)
+        return event
+
+    async def backlog(self, session: MessagingSession, after: int) -> list[ServerEvent]:
+        """Everything after ``after`` (a new session's log starts with ``SESSION_START``)."""
+        events = await self.store.list_messaging_events(session.id, after)
+        if after == 0 and not events:
+            async with self._lock(session.id):
+                events = await self.store.list_messaging_events(session.id, 0)
+                if not events:
+                    payload = wire.session_start_payload(streaming=session.streaming)
+                    first = await self.store.append_messaging_event(
+                        session.id, "SESSION_START", payload
+                    )
+                    events = [first]
+        return [from_log(e) for e in events]
+
+    def _lock(self, session_id: str) -> asyncio.Lock:
+        lock = self._locks.get(session_id)
+        if lock is None:
+            lock = self._locks[session_id] = asyncio.Lock()
+        return lock
+
+    # --- client events --------------------------------------------------------------------
+
+    async def handle(self, session: MessagingSession, msg: ClientMessage, reply: Send) -> None:
+        """One client event from one socket. ``reply`` answers that socket alone. The work
+        is the service's, not the socket's: if the socket dies meanwhile, it still finishes
+        (the client reads the result back with its cursor)."""
+        task = asyncio.ensure_future(self._handle(session, msg, reply))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await asyncio.shield(task)
+
+    async def _handle(self, session: MessagingSession, msg: ClientMessage, reply: Send) -> None:
+        receipt = wire.receipt(msg.custom)
+        match msg.type:
+            case "HEARTBEAT":
+                reply(transient("HEARTBEAT", {}, receipt))
+                await self.store.touch_messaging_session(session.id, utcnow())
+            case "USER_TYPING":
+                await self.store.touch_messaging_session(session.id, utcnow())
+            case "REQUEST_POLY_AGENT_JOIN":
+                async with self._lock(session.id):
+                    await self._join(session, receipt)
+            case "USER_MESSAGE":
+                await self._user_message(session, msg.text, receipt)
+            case "USER_END_SESSION":
+                async with self._lock(session.id):
+                    await self.end(session, "REASON_USER_END", receipt)
+            case _:  # decode_client admits only the five
+                raise AssertionError(msg.type)
+
+    async def _join(self, session: MessagingSession, receipt: dict[str, Any] | None) -> None:
+        if await self._has(session, "POLY_AGENT_JOINED"):
+            return  # a client that re-sends the join after a reconnect
+        agent = self.agents.runtime(session.agent_id)
+        name = getattr(agent, "name", None) or agent.id
+        await self.record(
+            session, "POLY_AGENT_JOINED", {"agent_name": name, "agent_avatar_url": ""}, receipt
+        )
+        greeting = agent.greeting(await self._context(session))
+        if greeting:
+            out = Outgoing(self, session)
+            await out.add(greeting)
+            await out.finish()
+
+    async def _has(self, session: MessagingSession, type: str) -> bool:
+        return any(e.type == type for e in await self.store.list_messaging_events(session.id))
+
+    async def _user_message(
+        self, session: MessagingSession, text: str, receipt: dict[str, Any] | None
+    ) -> None:
+        now = utcnow()
+        async with self._lock(session.id):
+            message_id = "msg_" + uuid.uuid4().hex
+            await self.record(
+                session, "USER_MESSAGE", {"message_id": message_id, "text": text}, receipt
+            )
+            await self.store.add_turn(
+                session.conversation_id,
+                NewTurn(
+                    role="user",
+                    text=text,
+                    heard_text=None,
+                    interrupted=False,
+                    started_at=now,
+                    ended_at=now,
+                ),
+            )
+        current = await self.store.get_messaging_session(session.id)
+        if current is None or current.ended_at is not None:
+            return
+        if current.state == "agent":
+            task = asyncio.create_task(self._answer(current, text))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, session: MessagingSession, text: str) -> None:
+        """The virtual agent answers ``text``: thinking, then the message (streamed in
+        chunks when the session asked for streaming)."""
+        try:
+            async with self._lock(session.id):
+                self.announce(session, "POLY_AGENT_THINKING", {})
+                agent = self.agents.runtime(session.agent_id)
+                context = await self._context(session, exclude_last=True)
+                out = Outgoing(self, session)
+                after: Handoff | EndCall | None = None
+                async for part in agent.respond(context, text):
+                    match part:
+                        case ReplyText():
+                            await out.add(part.text)
+                        case Handoff() | EndCall():
+                            after = part
+                        case ToolStatus():
+                            pass
+                await out.finish()
+                if isinstance(after, EndCall):
+                    await self.end(session, "REASON_NATURAL_END", None)
+        except Exception:
+            log.exception("messaging session %s: the agent could not reply", session.id)
+            self.announce(
+                session,
+                "SYSTEM_MESSAGE",
+                wire.system_message_payload("ERROR", "the agent could not reply; try again"),
+            )
+
+    async def end(
+        self, session: MessagingSession, reason: wire.EndReason, receipt: dict[str, Any] | None
+    ) -> None:
+        """End the session (call with its lock held)."""
+        current = await self.store.get_messaging_session(session.id)
+        if current is None or current.ended_at is not None:
+            return
+        await self.record(session, "SESSION_END", {"reason": reason}, receipt)
+        await self.store.end_messaging_session(session.id, reason, utcnow())
+
+    async def abandon(self, session: MessagingSession) -> None:
+        """Nobody has said anything for the idle timeout: the session ends."""
+        async with self._lock(session.id):
+            await self.end(session, "REASON_USER_ABANDONED", None)
+
+    async def _context(
+        self, session: MessagingSession, *, exclude_last: bool = False
+    ) -> AgentContext:
+        record = await self.store.get_conversation(session.conversation_id, session.tenant_id)
+        turns = list(record.turns) if record is not None else []
+        if exclude_last and turns and turns[-1].role == "user":
+            turns = turns[:-1]
+        history = tuple(
+            HistoryItem(role="assistant" if t.role == "assistant" else "user", text=t.text)
+            for t in turns
+        )
+        return AgentContext(
+            call_id=session.conversation_id,
+            channel="messaging",
+            variables={},
+            history=history,
+            tenant_id=session.tenant_id,
+            platform=session.platform,
+            state=self._agent_state.setdefault(session.id, {}),
+        )
+
+    async def drain(self) -> None:
+        """Let replies in progress finish (shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=10)
+
+
+class Outgoing:
+    """One agent message on its way out: streamed word by word as its text arrives when
+    the session streams (``POLY_AGENT_MESSAGE_CHUNK``, then a last empty chunk with
+    ``is_complete``), otherwise one ``POLY_AGENT_MESSAGE`` at the end. Either way the
+    text is the same, and it is stored as the assistant's turn."""
+
+    def __init__(self, service: MessagingService, session: MessagingSession) -> None:
+        self.service = service
+        self.session = session
+        self.message_id = "msg_" + uuid.uuid4().hex
+        self.pieces: list[str] = []
+        self.pending = ""  # whitespace held until the next word
+        self.index = 0
+
+    def _payload(self, text: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "text": text,
+            **extra,
+            "attachments": [],
+            "response_suggestions": [],
+        }
+
+    async def add(self, text: str) -> None:
+        self.pieces.append(text)
+        if not self.session.streaming:
+            return
+        words, self.pending = split_words(self.pending + text, first=self.index == 0)
+        for word in words:
+            self.index += 1
+            payload = self._payload(word, chunk_index=self.index, is_complete=False)
+            await self.service.record(self.session, "POLY_AGENT_MESSAGE_CHUNK", payload)
+
+    async def finish(self) -> str:
+        reply = "".join(self.pieces).strip()
+        if self.session.streaming and self.index:
+            payload = self._payload("", chunk_index=self.index + 1, is_complete=True)
+            await self.service.record(self.session, "POLY_AGENT_MESSAGE_CHUNK", payload)
+        elif reply:
+            await self.service.record(self.session, "POLY_AGENT_MESSAGE", self._payload(reply))
+        if reply:
+            now = utcnow()
+            await self.service.store.add_turn(
+                self.session.conversation_id,
+                NewTurn(
+                    role="assistant",
+                    text=reply,
+                    heard_text=None,
+                    interrupted=False,
+                    started_at=now,
+                    ended_at=now,
+                ),
+            )
+        return reply
+
+
+def transient(
+    type: str, payload: dict[str, Any], metadata: dict[str, Any] | None = None
+) -> ServerEvent:
+    return ServerEvent(
+        type=type,
+        payload=payload,
+        id=str(uuid.uuid4()),
+        sequence=None,
+        timestamp=utcnow(),
+        metadata=metadata,
+    )
