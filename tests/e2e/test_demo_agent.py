@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -93,3 +95,57 @@ async def test_a_resumed_conversation_can_cancel_an_earlier_booking(
     ended = await until(ws, "ended")
     assert len(ended["payload"]["transcript"]) >= 4
     await ws.close()
+
+
+async def test_messaging_with_the_demo_agent(demo_server: RunningServer) -> None:
+    """The same agent over the messaging API: streamed and whole replies match, answers
+    carry the intent's suggestions and attachments, and tapping a suggestion sends it."""
+    from voxgate.client.messaging import MessagingClient
+
+    store = demo_server.state.store
+    connector, token = demo_server.call(
+        store.create_connector(demo_server.state.tenant_ids["default"], name="t", agent_id="demo")
+    )
+    demo_server.call(store.add_connector_host(connector.id, "com.example.bistro", kind="bundle"))
+    replies: dict[bool, list[Any]] = {}
+    for streaming in (False, True):
+        async with MessagingClient(
+            demo_server.http_url,
+            connector_token=token,
+            host="com.example.bistro",
+            platform="ios",
+            streaming=streaming,
+        ) as chat:
+            await _final(chat)  # the messaging greeting
+            await chat.send("When are you open?")
+            hours = await _final(chat)
+            await chat.send("Where are you?")
+            where = await _final(chat)
+            replies[streaming] = [hours, where]
+            suggestion = hours.suggestions[0]
+            await chat.tap(suggestion)
+            booking = await _final(chat)
+            users = [m.text for m in chat.messages.values() if m.sender == "user"]
+            assert users[-1] == suggestion == "I'd like to book a table"
+            assert "how many people" in booking.text
+    hours_whole, where_whole = replies[False]
+    hours_streamed, where_streamed = replies[True]
+    assert hours_streamed.text == hours_whole.text and "Tuesday" in hours_whole.text
+    assert hours_whole.suggestions == ["I'd like to book a table", "What's on the menu?"]
+    assert hours_streamed.suggestions == hours_whole.suggestions
+    assert where_whole.attachments == where_streamed.attachments
+    (attachment,) = where_whole.attachments
+    assert attachment["content_type"] == "ATTACHMENT_CONTENT_TYPE_URL"
+    assert attachment["call_to_action_text"] == "Open map"
+
+
+async def _final(chat: Any) -> Any:
+    """The next agent message once complete."""
+    async with asyncio.timeout(30):
+        async for event in chat:
+            payload = event.get("payload") or {}
+            if event["type"] == "POLY_AGENT_MESSAGE" or (
+                event["type"] == "POLY_AGENT_MESSAGE_CHUNK" and payload.get("is_complete")
+            ):
+                return chat.messages[payload["message_id"]]
+    raise AssertionError("the session ended")

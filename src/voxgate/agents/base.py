@@ -65,7 +65,27 @@ class ToolStatus:
     status: Literal["started", "completed", "failed"]
 
 
-ReplyPart = ReplyText | EndCall | Handoff | ToolStatus
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attachment:
+    """Rich content shown with a text message (messaging only): a link or an image."""
+
+    title: str
+    content_url: str
+    content_type: Literal["url", "image"] = "url"
+    preview_image_url: str = ""
+    call_to_action_text: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyExtras:
+    """What a text channel shows with the reply: response suggestions (tappable replies)
+    and attachments. Voice ignores them."""
+
+    suggestions: tuple[str, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+
+
+ReplyPart = ReplyText | EndCall | Handoff | ToolStatus | ReplyExtras
 
 
 class Agent(Protocol):

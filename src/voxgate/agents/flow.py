@@ -16,9 +16,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from voxgate.agents.base import AgentContext, EndCall, Handoff, ReplyPart, ReplyText, ToolStatus
+from voxgate.agents.base import (
+    AgentContext,
+    Attachment,
+    EndCall,
+    Handoff,
+    ReplyExtras,
+    ReplyPart,
+    ReplyText,
+    ToolStatus,
+)
 from voxgate.agents.slots import extract, extract_all
-from voxgate.agents.spec import AgentSpec, IntentSpec
+from voxgate.agents.spec import AgentSpec, AttachmentSpec, IntentSpec
 from voxgate.agents.templating import fill
 from voxgate.agents.tools import ToolContext, ToolRunner
 
@@ -268,6 +277,7 @@ class FlowBrain:
             return
         state.pop("pending", None)
         scope: dict[str, Any] = {**values, **_spoken(slots)}
+        tool_attachments: tuple[Attachment, ...] = ()
         if intent.tool is not None:
             arguments = {
                 name: _argument(template, slots, scope)
@@ -281,6 +291,7 @@ class FlowBrain:
                 yield ReplyText(text=fill(failure, {**scope, "error": outcome.error}))
                 return
             result = dict(outcome.result)
+            tool_attachments = _attachments(result.pop("attachments", None))
             if "bookings" in result and "summary" not in result:
                 result["summary"] = describe_bookings(result)
             scope["result"] = {k: speakable(_parse_scalar(v)) for k, v in result.items()}
@@ -293,6 +304,12 @@ class FlowBrain:
         elif intent.knowledge:
             answer = await self.knowledge_answer(user_text, None, floor=None)
             yield ReplyText(text=answer or fill(self.spec.flow.fallback, values))
+        attachments = tuple(Attachment(**a.model_dump()) for a in intent.attachments) + (
+            tool_attachments if intent.tool is not None else ()
+        )
+        if intent.suggestions or attachments:
+            suggestions = tuple(fill(s, scope) for s in intent.suggestions)
+            yield ReplyExtras(suggestions=suggestions, attachments=attachments)
         if intent.end_call:
             yield EndCall()
 
@@ -321,6 +338,22 @@ async def handoff_parts(
     )
     yield ToolStatus(tool_name="transfer_to_human", status="completed" if outcome.ok else "failed")
     yield Handoff(queue=queue, reason=reason)
+
+
+def _attachments(value: object) -> tuple[Attachment, ...]:
+    """Attachments a tool returned (``{"attachments": [{title, content_url, …}]}``);
+    malformed entries are skipped."""
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        try:
+            out.append(Attachment(**AttachmentSpec.model_validate(item).model_dump()))
+        except ValueError:
+            continue
+    return tuple(out)
 
 
 RECALLED_TYPES = frozenset({"reference", "email", "phone"})

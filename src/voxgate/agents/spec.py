@@ -119,6 +119,14 @@ class SlotSpec(_Model):
     required: bool = True
 
 
+class AttachmentSpec(_Model):
+    title: str = Field(min_length=1, max_length=200)
+    content_url: str = Field(min_length=1, max_length=2000)
+    content_type: Literal["url", "image"] = "url"
+    preview_image_url: str = Field(default="", max_length=2000)
+    call_to_action_text: str = Field(default="", max_length=100)
+
+
 class IntentSpec(_Model):
     name: Identifier
     examples: list[str] = Field(default_factory=list)
@@ -139,6 +147,9 @@ class IntentSpec(_Model):
     handoff: bool = False
     end_call: bool = False
     suggestions: list[str] = Field(default_factory=list)
+    """Tappable replies shown with the answer in messaging (``response_suggestions``)."""
+    attachments: list[AttachmentSpec] = Field(default_factory=list)
+    """Links and images shown with the answer in messaging."""
 
     @model_validator(mode="after")
     def _has_matchers_and_reply(self) -> IntentSpec:
@@ -201,6 +212,9 @@ class HandoffSpec(_Model):
     )
     """User words that ask for a human (matched literally)."""
     message: str = "Of course. I'm transferring you to a colleague now."
+    timeout_s: float = Field(default=300.0, gt=0, le=86400)
+    """Messaging: how long a chat waits in the queue for a human before the agent takes
+    it back (``HANDOFF_TIMEOUT``)."""
 
 
 class EndCallSpec(_Model):

@@ -28,6 +28,7 @@ from voxgate.agents.base import (
     EndCall,
     Handoff,
     HistoryItem,
+    ReplyExtras,
     ReplyPart,
     ReplyText,
     ToolStatus,
@@ -559,9 +560,11 @@ class Conversation:
                 self._control(reply, part)
         await self._finish_reply(reply)
 
-    def _control(self, reply: _Reply, part: EndCall | Handoff | ToolStatus) -> None:
+    def _control(self, reply: _Reply, part: EndCall | Handoff | ToolStatus | ReplyExtras) -> None:
         """Reply parts that are not text."""
         match part:
+            case ReplyExtras():
+                pass  # suggestions and attachments are for text channels
             case EndCall():
                 reply.end = reply.end or "ended"
             case Handoff():

@@ -56,4 +56,10 @@ class Hub:
 
 
 def session_topic(session_id: str) -> str:
+    """Everything the user's sockets get (and the live agent's console)."""
     return f"session:{session_id}"
+
+
+def live_topic(session_id: str) -> str:
+    """What only the live agent sees: the user typing."""
+    return f"live:{session_id}"

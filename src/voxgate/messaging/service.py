@@ -19,16 +19,19 @@ from typing import Any, Protocol
 from voxgate.agents.base import (
     Agent,
     AgentContext,
+    Attachment,
     EndCall,
     Handoff,
     HistoryItem,
+    ReplyExtras,
     ReplyText,
     ToolStatus,
 )
 from voxgate.dialects import messaging as wire
 from voxgate.dialects.messaging import ClientMessage, ServerEvent
-from voxgate.messaging.hub import Hub, session_topic
-from voxgate.store import MessagingEvent, MessagingSession, NewTurn, Store
+from voxgate.messaging.handoff import Queues
+from voxgate.messaging.hub import Hub, live_topic, session_topic
+from voxgate.store import ConsoleUser, MessagingEvent, MessagingSession, NewTurn, Store
 
 log = logging.getLogger(__name__)
 WORDS = re.compile(r"\s*\S+")
@@ -78,6 +81,11 @@ class MessagingService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._agent_state: dict[str, dict[str, Any]] = {}
+        self.queues = Queues(self, timeout_for=self._queue_timeout)
+
+    def _queue_timeout(self, session: MessagingSession) -> float:
+        spec = getattr(self.agents.runtime(session.agent_id), "spec", None)
+        return float(spec.handoff.timeout_s) if spec is not None else 300.0
 
     # --- the log --------------------------------------------------------------------------
 
@@ -110,7 +118,7 @@ class MessagingService:
         """Everything after ``after`` (a new session's log starts with ``SESSION_START``)."""
         events = await self.store.list_messaging_events(session.id, after)
         if after == 0 and not events:
-            async with self._lock(session.id):
+            async with self.session_lock(session.id):
                 events = await self.store.list_messaging_events(session.id, 0)
                 if not events:
                     payload = wire.session_start_payload(streaming=session.streaming)
@@ -120,7 +128,8 @@ class MessagingService:
                     events = [first]
         return [from_log(e) for e in events]
 
-    def _lock(self, session_id: str) -> asyncio.Lock:
+    def session_lock(self, session_id: str) -> asyncio.Lock:
+        """Held while a session's events are written, so they stay in order."""
         lock = self._locks.get(session_id)
         if lock is None:
             lock = self._locks[session_id] = asyncio.Lock()
@@ -145,13 +154,14 @@ class MessagingService:
                 await self.store.touch_messaging_session(session.id, utcnow())
             case "USER_TYPING":
                 await self.store.touch_messaging_session(session.id, utcnow())
+                self.hub.publish(live_topic(session.id), transient("USER_TYPING", msg.payload))
             case "REQUEST_POLY_AGENT_JOIN":
-                async with self._lock(session.id):
+                async with self.session_lock(session.id):
                     await self._join(session, receipt)
             case "USER_MESSAGE":
                 await self._user_message(session, msg.text, receipt)
             case "USER_END_SESSION":
-                async with self._lock(session.id):
+                async with self.session_lock(session.id):
                     await self.end(session, "REASON_USER_END", receipt)
             case _:  # decode_client admits only the five
                 raise AssertionError(msg.type)
@@ -160,7 +170,7 @@ class MessagingService:
         if await self._has(session, "POLY_AGENT_JOINED"):
             return  # a client that re-sends the join after a reconnect
         agent = self.agents.runtime(session.agent_id)
-        name = getattr(agent, "name", None) or agent.id
+        name = agent_name(agent)
         await self.record(
             session, "POLY_AGENT_JOINED", {"agent_name": name, "agent_avatar_url": ""}, receipt
         )
@@ -177,7 +187,7 @@ class MessagingService:
         self, session: MessagingSession, text: str, receipt: dict[str, Any] | None
     ) -> None:
         now = utcnow()
-        async with self._lock(session.id):
+        async with self.session_lock(session.id):
             message_id = "msg_" + uuid.uuid4().hex
             await self.record(
                 session, "USER_MESSAGE", {"message_id": message_id, "text": text}, receipt
@@ -205,7 +215,7 @@ class MessagingService:
         """The virtual agent answers ``text``: thinking, then the message (streamed in
         chunks when the session asked for streaming)."""
         try:
-            async with self._lock(session.id):
+            async with self.session_lock(session.id):
                 self.announce(session, "POLY_AGENT_THINKING", {})
                 agent = self.agents.runtime(session.agent_id)
                 context = await self._context(session, exclude_last=True)
@@ -217,11 +227,15 @@ class MessagingService:
                             await out.add(part.text)
                         case Handoff() | EndCall():
                             after = part
+                        case ReplyExtras():
+                            out.extras(part)
                         case ToolStatus():
                             pass
                 await out.finish()
                 if isinstance(after, EndCall):
                     await self.end(session, "REASON_NATURAL_END", None)
+                elif isinstance(after, Handoff):
+                    await self.queues.request(session, after.queue, after.reason)
         except Exception:
             log.exception("messaging session %s: the agent could not reply", session.id)
             self.announce(
@@ -237,12 +251,85 @@ class MessagingService:
         current = await self.store.get_messaging_session(session.id)
         if current is None or current.ended_at is not None:
             return
+        if current.state == "queued":
+            await self.queues.leave(session.id)
         await self.record(session, "SESSION_END", {"reason": reason}, receipt)
         await self.store.end_messaging_session(session.id, reason, utcnow())
 
+    async def comeback(self, session: MessagingSession, message: str) -> None:
+        """The virtual agent takes the chat back (handoff failed or timed out)."""
+        await self.store.set_messaging_session_state(session.id, state="agent")
+        agent = self.agents.runtime(session.agent_id)
+        name = agent_name(agent)
+        await self.record(
+            session, "POLY_AGENT_JOINED", {"agent_name": name, "agent_avatar_url": ""}
+        )
+        out = Outgoing(self, session)
+        await out.add(message)
+        await out.finish()
+
+    # --- the live agent (console) ---------------------------------------------------------
+
+    async def _live(self, user: ConsoleUser, session_id: str) -> MessagingSession:
+        session = await self.store.get_messaging_session(session_id)
+        if (
+            session is None
+            or session.tenant_id != user.tenant_id
+            or session.state != "live"
+            or session.live_agent_id != user.id
+        ):
+            raise LookupError(f"{session_id[:80]!r} is not a chat you are in")
+        return session
+
+    async def live_message(
+        self, user: ConsoleUser, session_id: str, text: str, suggestions: list[str] | None = None
+    ) -> None:
+        """A human's message to the user. Raises ``LookupError`` if not their chat."""
+        session = await self._live(user, session_id)
+        text = text.strip()
+        if not text:
+            raise ValueError("the message is empty")
+        async with self.session_lock(session.id):
+            message_id = "msg_" + uuid.uuid4().hex
+            await self.record(
+                session,
+                "LIVE_AGENT_MESSAGE",
+                {
+                    "message_id": message_id,
+                    "agent_id": user.id,
+                    "text": text,
+                    "attachments": [],
+                    "response_suggestions": wire.suggestions_payload(suggestions or []),
+                },
+            )
+            now = utcnow()
+            await self.store.add_turn(
+                session.conversation_id,
+                NewTurn(
+                    role="assistant",
+                    text=text,
+                    heard_text=None,
+                    interrupted=False,
+                    started_at=now,
+                    ended_at=now,
+                ),
+            )
+
+    async def live_typing(self, user: ConsoleUser, session_id: str, typing: bool) -> None:
+        session = await self._live(user, session_id)
+        state = wire.TYPING_STARTED if typing else wire.TYPING_STOPPED
+        self.announce(session, "LIVE_AGENT_TYPING", {"state": state, "agent_id": user.id})
+
+    async def live_end(self, user: ConsoleUser, session_id: str) -> None:
+        """The human ends the chat: ``LIVE_AGENT_LEFT``, then ``SESSION_END``."""
+        session = await self._live(user, session_id)
+        async with self.session_lock(session.id):
+            await self.record(session, "LIVE_AGENT_LEFT", {"agent_id": user.id})
+            await self.end(session, "REASON_NATURAL_END", None)
+
     async def abandon(self, session: MessagingSession) -> None:
         """Nobody has said anything for the idle timeout: the session ends."""
-        async with self._lock(session.id):
+        async with self.session_lock(session.id):
             await self.end(session, "REASON_USER_ABANDONED", None)
 
     async def _context(
@@ -285,14 +372,21 @@ class Outgoing:
         self.pieces: list[str] = []
         self.pending = ""  # whitespace held until the next word
         self.index = 0
+        self.suggestions: list[str] = []
+        self.attachments: list[Attachment] = []
 
-    def _payload(self, text: str, **extra: Any) -> dict[str, Any]:
+    def extras(self, extras: ReplyExtras) -> None:
+        self.suggestions += extras.suggestions
+        self.attachments += extras.attachments
+
+    def _payload(self, text: str, *, last: bool = True, **extra: Any) -> dict[str, Any]:
+        """The payload of a message or chunk (suggestions and attachments on the last)."""
         return {
             "message_id": self.message_id,
             "text": text,
             **extra,
-            "attachments": [],
-            "response_suggestions": [],
+            "attachments": [attachment_payload(a) for a in self.attachments] if last else [],
+            "response_suggestions": wire.suggestions_payload(self.suggestions) if last else [],
         }
 
     async def add(self, text: str) -> None:
@@ -302,7 +396,7 @@ class Outgoing:
         words, self.pending = split_words(self.pending + text, first=self.index == 0)
         for word in words:
             self.index += 1
-            payload = self._payload(word, chunk_index=self.index, is_complete=False)
+            payload = self._payload(word, last=False, chunk_index=self.index, is_complete=False)
             await self.service.record(self.session, "POLY_AGENT_MESSAGE_CHUNK", payload)
 
     async def finish(self) -> str:
@@ -326,6 +420,24 @@ class Outgoing:
                 ),
             )
         return reply
+
+
+def agent_name(agent: Agent) -> str:
+    """The agent's display name (its definition's ``name``), else its id."""
+    spec = getattr(agent, "spec", None)
+    name = getattr(spec, "name", None)
+    return name if isinstance(name, str) and name else agent.id
+
+
+def attachment_payload(attachment: Attachment) -> dict[str, str]:
+    kind = "IMAGE" if attachment.content_type == "image" else "URL"
+    return {
+        "title": attachment.title,
+        "preview_image_url": attachment.preview_image_url,
+        "content_url": attachment.content_url,
+        "content_type": f"ATTACHMENT_CONTENT_TYPE_{kind}",
+        "call_to_action_text": attachment.call_to_action_text,
+    }
 
 
 def transient(
