@@ -1,0 +1,125 @@
+"""voxgate.dialects.messaging: envelopes, the five client events, cursors (pure)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from voxgate.dialects import messaging as wire
+from voxgate.errors import InvalidEvent
+from voxgate.messaging.service import split_words
+
+AT = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("prefix", ["", "EVENT_TYPE_"])
+def test_the_five_client_events_with_or_without_prefix(prefix: str) -> None:
+    for kind, payload in [
+        ("REQUEST_POLY_AGENT_JOIN", {}),
+        ("USER_MESSAGE", {"text": "hi"}),
+        ("USER_TYPING", {"state": "TYPING_STATE_STARTED"}),
+        ("USER_END_SESSION", {}),
+        ("HEARTBEAT", {}),
+    ]:
+        msg = wire.decode_client(json.dumps({"type": prefix + kind, "payload": payload}))
+        assert msg.type == kind and msg.payload == payload
+
+
+def test_client_event_id_is_kept_for_the_receipt() -> None:
+    frame = wire.encode_client("USER_MESSAGE", {"text": "hi"}, client_event_id="c1")
+    msg = wire.decode_client(frame)
+    assert msg.client_event_id == "c1" and msg.text == "hi"
+    assert wire.receipt(msg.custom) == {"custom": {"client_event_id": "c1"}}
+    assert wire.receipt({}) is None
+
+
+@pytest.mark.parametrize(
+    ("frame", "says"),
+    [
+        ("{", "malformed JSON"),
+        ("[]", "JSON object"),
+        ('{"payload": {}}', "'type'"),
+        ('{"type": "EVENT_TYPE_LIVE_AGENT_MESSAGE"}', "unknown client event"),
+        ('{"type": "USER_MESSAGE", "payload": {"text": "  "}}', "non-empty"),
+        ('{"type": "USER_MESSAGE", "payload": {"text": 5}}', "non-empty"),
+        ('{"type": "USER_MESSAGE", "payload": []}', "object"),
+        ('{"type": "USER_TYPING", "payload": {"state": "ON"}}', "TYPING_STATE"),
+        ('{"type": "HEARTBEAT", "metadata": {"custom": 3}}', "metadata.custom"),
+    ],
+)
+def test_bad_client_events(frame: str, says: str) -> None:
+    with pytest.raises(InvalidEvent, match=says):
+        wire.decode_client(frame)
+
+
+def test_oversized_text_is_refused() -> None:
+    with pytest.raises(InvalidEvent, match="over"):
+        wire.decode_client(wire.encode_client("USER_MESSAGE", {"text": "a" * 5000}))
+    with pytest.raises(InvalidEvent, match="bytes"):
+        wire.decode_client(b"x" * (wire.MAX_MESSAGE_BYTES + 1))
+
+
+@pytest.mark.parametrize(
+    ("value", "cursor"),
+    [
+        (None, 0),
+        ("", 0),
+        ("12", 12),
+        ("seq:7", 7),
+        ("-3", 0),
+        ("abc", 0),
+        ("seq:", 0),
+        ("9" * 30, 0),
+    ],
+)
+def test_cursor(value: str | None, cursor: int) -> None:
+    assert wire.parse_cursor(value) == cursor
+
+
+def test_server_envelope_and_batch_round_trip() -> None:
+    events = [
+        wire.ServerEvent(
+            type="SESSION_START",
+            payload=wire.session_start_payload(streaming=True),
+            id="e1",
+            sequence=1,
+            timestamp=AT,
+        ),
+        wire.ServerEvent(
+            type="USER_MESSAGE",
+            payload={"message_id": "m", "text": "hi"},
+            id="e2",
+            sequence=2,
+            timestamp=AT,
+            metadata={"custom": {"client_event_id": "c"}},
+        ),
+    ]
+    frame = wire.encode_batch(events, id="b", timestamp=AT)
+    raw = json.loads(frame)
+    assert raw["type"] == "EVENT_TYPE_EVENT_BATCH" and raw["sequence"] is None
+    assert raw["payload"]["events"][0]["timestamp"] == "2026-11-21T12:00:00Z"
+    flat = wire.decode_server(frame)
+    assert [e["type"] for e in flat] == ["SESSION_START", "USER_MESSAGE"]
+    assert [e["sequence"] for e in flat] == [1, 2]
+    assert flat[1]["metadata"] == {"custom": {"client_event_id": "c"}}
+    assert wire.decode_server(wire.encode(events[0]))[0]["payload"]["capabilities"] == {
+        "streaming": True,
+        "max_message_size_bytes": 131072,
+        "max_reconnect_attempts": 5,
+        "heartbeat_interval_seconds": 30,
+    }
+
+
+@given(st.lists(st.text(alphabet=" ab\n.", max_size=12), max_size=8))
+def test_streamed_words_join_into_the_stripped_message(pieces: list[str]) -> None:
+    chunks: list[str] = []
+    pending = ""
+    for piece in pieces:
+        words, pending = split_words(pending + piece, first=not chunks)
+        chunks += words
+    assert "".join(chunks) == "".join(pieces).strip()
+    assert all(c.strip() for c in chunks)  # no empty chunks
