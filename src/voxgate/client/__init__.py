@@ -2,6 +2,7 @@
 
 :class:`VoiceClient` is the one to use: a voice call in the Atoms or Datagrid dialect with
 reconnects, a playback jitter buffer, capture resampling, half-duplex and pause/resume.
+:class:`MessagingClient` holds a text conversation over the messaging API.
 :class:`AtomsClient` is the bare Atoms socket (benchmarks and protocol tests use it).
 """
 
@@ -29,6 +30,7 @@ from voxgate.client.media import (
     WavSink,
     WavSource,
 )
+from voxgate.client.messaging import ChatMessage, MessagingClient, MessagingError
 from voxgate.client.playback import CaptureResampler, JitterBuffer
 from voxgate.client.voice import CallEvent, VoiceClient, VoiceConnectError
 
@@ -43,11 +45,14 @@ __all__ = [
     "AudioSource",
     "CallEvent",
     "CaptureResampler",
+    "ChatMessage",
     "ClientSideEvent",
     "Connected",
     "Failed",
     "IteratorSource",
     "JitterBuffer",
+    "MessagingClient",
+    "MessagingError",
     "Microphone",
     "NullSink",
     "PacedSink",
