@@ -318,3 +318,15 @@ async def test_end_session(server: RunningServer) -> None:
     with pytest.raises(MessagingError):  # an ended session cannot be joined again
         async with client(server.http_url, token, session_id=chat.session_id):
             pass
+
+
+async def test_idle_sessions_are_swept_with_session_end(server: RunningServer) -> None:
+    from voxgate.server.messaging_ws import service_of
+
+    async with client(server.http_url, register(server)) as chat:
+        await until(chat, of_type("SESSION_START"))
+        later = datetime.now(UTC) + timedelta(minutes=11)
+        ended = server.call(service_of(server.state).sweep(600, now=later))
+        assert chat.session_id in ended
+        events = await until(chat, of_type("SESSION_END"))
+        assert events[-1]["payload"] == {"reason": "REASON_USER_ABANDONED"}

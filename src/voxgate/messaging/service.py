@@ -13,7 +13,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from voxgate.agents.base import (
@@ -352,6 +352,31 @@ class MessagingService:
             platform=session.platform,
             state=self._agent_state.setdefault(session.id, {}),
         )
+
+    async def sweep(self, idle_timeout_s: float, now: datetime | None = None) -> list[str]:
+        """End the sessions idle for ``idle_timeout_s`` (``REASON_USER_ABANDONED``), with
+        ``SESSION_END`` in their logs and on their sockets; returns their ids."""
+        now = now or utcnow()
+        reason = "REASON_USER_ABANDONED"
+        ended = await self.store.expire_messaging_sessions(
+            now - timedelta(seconds=idle_timeout_s), reason=reason, at=now
+        )
+        for session_id in ended:
+            await self.queues.leave(session_id)
+            logged = await self.store.append_messaging_event(
+                session_id, "SESSION_END", {"reason": reason}
+            )
+            self.hub.publish(session_topic(session_id), from_log(logged))
+        return ended
+
+    async def sweep_forever(self, idle_timeout_s: float, every_s: float = 30.0) -> None:
+        """Run :meth:`sweep` every ``every_s`` until cancelled."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.sweep(idle_timeout_s)
+            except Exception:
+                log.exception("could not end idle messaging sessions")
 
     async def drain(self) -> None:
         """Let replies in progress finish (shutdown)."""
