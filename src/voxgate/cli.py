@@ -770,15 +770,38 @@ def talk(
 
 @main.command()
 @_URL
-@_KEY
-@click.option("--agent", default="demo", show_default=True)
-def chat(url: str | None, key: str, agent: str) -> None:
+@click.option(
+    "--key",
+    envvar=["VOXGATE_API_KEY", "VOXGATE_DEV_API_KEY"],
+    help="API key: chat over the Atoms socket (or VOXGATE_API_KEY / VOXGATE_DEV_API_KEY).",
+)
+@click.option("--agent", default="demo", show_default=True, help="With --key.")
+@click.option(
+    "--connector",
+    envvar="VOXGATE_CONNECTOR_TOKEN",
+    help="Connector token (vmc_…): chat over the messaging API as an app would, with "
+    "suggestions and handoff to a human (or VOXGATE_CONNECTOR_TOKEN).",
+)
+@click.option(
+    "--host", "app_host", default="localhost", show_default=True, help="With --connector: X-Host."
+)
+def chat(
+    url: str | None, key: str | None, agent: str, connector: str | None, app_host: str
+) -> None:
     """Chat with an agent in the terminal; replies stream as they are written.
 
-    Type a line and press Enter; /quit (or Ctrl-D) ends the chat."""
-    from voxgate.cli_talk import chat_command
+    Type a line and press Enter; a number picks a suggested reply; /quit (or Ctrl-D)
+    ends the chat."""
+    from voxgate.cli_talk import chat_command, messaging_chat_command
 
-    chat_command(url=_server_url(url), key=key, agent=agent, console=_status())
+    if connector:
+        messaging_chat_command(
+            url=_server_url(url), connector=connector, host=app_host, console=_status()
+        )
+    elif key:
+        chat_command(url=_server_url(url), key=key, agent=agent, console=_status())
+    else:
+        raise click.UsageError("give --key (Atoms chat) or --connector (messaging API)")
 
 
 # -- agents -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 import numpy as np
@@ -40,6 +41,7 @@ from voxgate.client import (
 )
 from voxgate.client.playback import CaptureResampler
 from voxgate.client.voice import CallEvent, Dialect, ws_base
+from voxgate.dialects.messaging import TYPING_STARTED
 from voxgate.events import AgentAudio, AgentTalking, Transcript, TranscriptDelta
 
 CLI_RECONNECT = ReconnectPolicy(max_attempts=4)
@@ -342,5 +344,119 @@ def chat_command(*, url: str, key: str, agent: str, console: Console) -> None:
         raise click.ClickException("no reply from the agent in time") from None
     except OSError as exc:
         raise click.ClickException(f"cannot reach {url}: {exc}") from None
+    except KeyboardInterrupt:
+        console.print("bye")
+
+
+# -- chat over the messaging API ------------------------------------------------------------
+
+
+@dataclass
+class ChatView:
+    """Prints a messaging session as it happens: streamed text, suggestions as numbered
+    choices, queue and live-agent news."""
+
+    console: Console
+    suggestions: list[str] = field(default_factory=list)
+    streaming_id: str | None = None
+    replied: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: bool = False
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        payload = event.get("payload") or {}
+        print_ = self.console.print
+        if kind == "POLY_AGENT_MESSAGE_CHUNK":
+            if self.streaming_id != payload.get("message_id"):
+                self.streaming_id = payload.get("message_id")
+                print_("[bold]agent[/] ", end="")
+            print_(escape(str(payload.get("text", ""))), end="")
+            if payload.get("is_complete"):
+                print_()
+                self.streaming_id = None
+                self._extras(payload)
+        elif kind in ("POLY_AGENT_MESSAGE", "LIVE_AGENT_MESSAGE"):
+            who = "agent" if kind == "POLY_AGENT_MESSAGE" else "human"
+            print_(f"[bold]{who}[/] {escape(str(payload.get('text', '')))}")
+            self._extras(payload)
+        elif kind == "HANDOFF_QUEUE_STATUS":
+            print_(
+                f"[dim]waiting for a human: position {payload.get('position_in_queue')}, "
+                f"about {payload.get('estimated_wait_seconds')} s[/]"
+            )
+        elif kind == "LIVE_AGENT_JOINED":
+            name = (payload.get("agent") or {}).get("name", "a human")
+            print_(f"[dim]{escape(str(name))} joined the chat[/]")
+        elif kind == "LIVE_AGENT_TYPING" and payload.get("state") == TYPING_STARTED:
+            print_("[dim]typing…[/]")
+        elif kind in ("HANDOFF_FAILED", "HANDOFF_TIMEOUT", "LIVE_AGENT_LEFT"):
+            print_(f"[dim]{kind.lower().replace('_', ' ')}[/]")
+        elif kind == "SYSTEM_MESSAGE":
+            print_(f"[red]{escape(str(payload.get('message')))}[/]")
+            self.replied.set()
+        elif kind == "CLIENT_RECONNECTING":
+            print_("[dim]connection lost; reconnecting…[/]")
+        elif kind == "SESSION_END":
+            print_(f"[dim]the chat ended ({payload.get('reason')})[/]")
+            self.ended = True
+            self.replied.set()
+
+    def _extras(self, payload: dict[str, Any]) -> None:
+        self.suggestions = [
+            str(s.get("message_text", "")) for s in payload.get("response_suggestions") or []
+        ]
+        for a in payload.get("attachments") or []:
+            self.console.print(
+                f"  [link={a.get('content_url')}]{escape(str(a.get('title')))}[/link]"
+            )
+        for i, text in enumerate(self.suggestions, 1):
+            self.console.print(f"  [cyan][{i}][/] {escape(text)}")
+        self.replied.set()
+
+
+async def run_messaging_chat(*, url: str, connector: str, host: str, console: Console) -> None:
+    from voxgate.client import MessagingClient
+
+    view = ChatView(console)
+    chat = MessagingClient(
+        url,
+        connector_token=connector,
+        host=host,
+        platform="custom",
+        device_type="terminal",
+        streaming=True,
+        on_event=view.on_event,
+        reconnect=ReconnectPolicy(initial_s=1.0, maximum_s=30.0, max_attempts=5),
+    )
+    async with chat:
+        with contextlib.suppress(TimeoutError):  # the greeting, if any
+            async with asyncio.timeout(5):
+                await view.replied.wait()
+        while not view.ended:
+            line = await asyncio.to_thread(_read_line, console)
+            if line is None or line.strip() in ("/quit", "/exit"):
+                await chat.end()
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text.isdigit() and 1 <= int(text) <= len(view.suggestions):
+                text = view.suggestions[int(text) - 1]
+                console.print(f"[cyan]you[/] {escape(text)}")
+            view.replied.clear()
+            await chat.send(text)
+            with contextlib.suppress(TimeoutError):  # a human may take their time
+                async with asyncio.timeout(60):
+                    await view.replied.wait()
+
+
+def messaging_chat_command(*, url: str, connector: str, host: str, console: Console) -> None:
+    from voxgate.client import MessagingError
+
+    try:
+        asyncio.run(run_messaging_chat(url=url, connector=connector, host=host, console=console))
+    except MessagingError as exc:
+        hint = " (check the connector token and that the host is registered)"
+        raise click.ClickException(exc.message + (hint if exc.status == 401 else "")) from None
     except KeyboardInterrupt:
         console.print("bye")

@@ -161,3 +161,22 @@ def test_chat_with_a_bad_key_fails_clearly(server: RunningServer) -> None:
     result = CliRunner().invoke(main, ["chat", "--url", server.http_url, "--key", "nope"])
     assert result.exit_code == 1
     assert "bad API key" in result.output
+
+
+def test_chat_over_the_messaging_api(server: RunningServer) -> None:
+    from .test_messaging_ws import HOST, register
+
+    token = register(server, "greeter")
+    args = ["chat", "--url", server.http_url, "--connector", token, "--host", HOST]
+    result = CliRunner().invoke(main, args, input="who am I?\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "Hello , welcome back." in result.output
+    assert "You are caller ." in result.output
+    assert "the chat ended (REASON_USER_END)" in result.output
+
+
+def test_chat_with_a_bad_connector_fails_clearly(server: RunningServer) -> None:
+    args = ["chat", "--url", server.http_url, "--connector", "vmc_nope"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "connector token" in result.output
