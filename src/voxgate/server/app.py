@@ -28,6 +28,7 @@ from voxgate.server import (
     messaging_rest,
     metrics,
     openapi,
+    web,
 )
 from voxgate.server.serialize import ResponseModel
 from voxgate.server.state import ServerState
@@ -300,6 +301,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(conversations.router, tags=["conversations"])
     app.include_router(messaging_rest.router, tags=["messaging"])
+    web.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)
     return app

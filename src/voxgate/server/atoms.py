@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
 from fastapi.responses import Response
@@ -144,27 +145,41 @@ async def register_call(
     body: RegisterCallRequest, request: Request, key: ApiKeyDep
 ) -> RegisterCallResponse:
     """A single-use ``wct_`` call token (for browsers) with agent, mode and variables."""
-    state = _state(request)
     try:
-        agent = state.agent_for_key(key, body.agent_id)
-        variables = atoms.parse_variables(body.variables)
+        data = await issue_call_token(
+            _state(request), key, body.agent_id, mode=body.mode, variables=body.variables
+        )
     except ForbiddenError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     except SetupError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
+    return RegisterCallResponse(data=data)
+
+
+async def issue_call_token(
+    state: ServerState,
+    key: ApiKey,
+    agent_id: str,
+    *,
+    mode: Literal["webcall", "chat"] = "webcall",
+    variables: Mapping[str, Any] | None = None,
+) -> RegisterCallData:
+    """Mint a single-use ``wct_`` token for ``agent_id`` on behalf of ``key`` (what
+    register-call answers). Raises :class:`ForbiddenError` for an agent the key may not
+    use (or that does not exist), :class:`SetupError` for invalid variables."""
+    agent = state.agent_for_key(key, agent_id)
+    parsed = atoms.parse_variables(variables)
     ttl = state.settings.call_token_ttl_s
     token, _expires = await state.store.create_call_token(
         tenant_id=key.tenant_id,
         api_key_id=key.id,
         agent_id=agent.id,
-        mode=body.mode,
-        variables=dict(variables),
+        mode=mode,
+        variables=dict(parsed),
         ttl_s=ttl,
     )
-    return RegisterCallResponse(
-        data=RegisterCallData(
-            access_token=token, expires_in=ttl, sample_rate=atoms.DEFAULT_SAMPLE_RATE
-        )
+    return RegisterCallData(
+        access_token=token, expires_in=ttl, sample_rate=atoms.DEFAULT_SAMPLE_RATE
     )
 
 
