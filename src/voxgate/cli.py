@@ -652,9 +652,10 @@ def serve(host: str | None, port: int | None) -> None:
         bar.stop()
         base = f"{settings.host}:{settings.port}"
         agent = "demo" if "demo" in state.agents else next(iter(state.agents), "AGENT")
+        # A key given in the environment is not echoed (consoles end up in logs).
         key = state.dev_key
         if key is None and settings.dev_api_key is not None:
-            key = settings.dev_api_key.get_secret_value()
+            key = "$VOXGATE_DEV_API_KEY"
         console.print(f"[bold green]voxgate is ready[/] on http://{base}")
         console.print(f"agents: {', '.join(sorted(state.agents)) or '(none)'}")
         if state.dev_key:
@@ -668,10 +669,17 @@ def serve(host: str | None, port: int | None) -> None:
         shown_key = key or "KEY"
         console.print("talk to it:")
         for line in (
+            f"http://{base}/  (in a browser; sign in with the key)",
             'voxgate say "When are you open on Sunday?" --out question.wav',
             f"voxgate talk --wav question.wav --out reply.wav --key {shown_key}",
             f"ws://{base}/atoms/v1/agent/connect?token={shown_key}"
             f"&agent_id={agent}&mode=webcall&sample_rate=24000",
+        ):
+            console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
+        console.print("live agents and web chat:")
+        for line in (
+            f"http://{base}/console  (users: voxgate console-users create)",
+            f"http://{base}/chat#token=vmc_…  (voxgate connectors create, hosts add)",
         ):
             console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
 

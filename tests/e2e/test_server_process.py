@@ -106,6 +106,9 @@ async def test_sigterm_drains_and_saves(
     assert seen[-1] == "session.closed", seen
     assert client.ws.close_code == 1012  # service restart: clients may reconnect elsewhere
     assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
+    log = (data_dir / "serve.log").read_text()
+    assert "token=***" in log  # the connection was logged…
+    assert DEV_KEY not in log  # …without the key that was in its query string
     call_id = client.session["call_id"]
     store = await Store.open(f"sqlite+aiosqlite:///{data_dir / 'voxgate.db'}")
     try:

@@ -26,10 +26,12 @@ from voxgate.server import (
     datagrid,
     events,
     messaging_rest,
+    messaging_ws,
     metrics,
     openapi,
     web,
 )
+from voxgate.server.messaging_auth import SESSION_IDLE_TIMEOUT_S
 from voxgate.server.serialize import ResponseModel
 from voxgate.server.state import ServerState
 from voxgate.speech.services import SpeechServices
@@ -229,9 +231,14 @@ def create_app(
                     on_ready(state)
 
             loading = asyncio.create_task(load())
+        # Messaging sessions idle for 10 minutes end (REASON_USER_ABANDONED).
+        sweeper = asyncio.create_task(
+            messaging_ws.service_of(state).sweep_forever(SESSION_IDLE_TIMEOUT_S)
+        )
         try:
             yield
         finally:
+            sweeper.cancel()
             if loading is not None and not loading.done():
                 loading.cancel()
             await drain(state)
@@ -301,6 +308,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(conversations.router, tags=["conversations"])
     app.include_router(messaging_rest.router, tags=["messaging"])
+    app.include_router(messaging_ws.router)
     web.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)

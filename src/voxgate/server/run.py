@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 from collections.abc import Callable
 from types import FrameType
@@ -20,6 +21,30 @@ from voxgate.server.app import create_app, drain
 from voxgate.server.state import ServerState
 
 log = logging.getLogger(__name__)
+
+_SECRETS_IN_URLS = re.compile(r"((?:token|access_token|api_key)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class RedactTokens(logging.Filter):
+    """Hides credentials that clients put in query strings (``?token=``, ``access_token=``)
+    from uvicorn's connection and access lines: tokens are never logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _SECRETS_IN_URLS.sub(r"\1***", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _SECRETS_IN_URLS.sub(r"\1***", record.msg)
+        return True
+
+
+def redact_uvicorn_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
 
 
 class DrainingServer(uvicorn.Server):
@@ -73,4 +98,6 @@ def serve(
         lifespan="on",
         timeout_graceful_shutdown=int(settings.drain_timeout_s) + 5,
     )
-    DrainingServer(config, app).run()
+    server = DrainingServer(config, app)
+    redact_uvicorn_logs()  # after uvicorn.Config set its logging up
+    server.run()
