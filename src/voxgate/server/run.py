@@ -32,8 +32,7 @@ class RedactTokens(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                _SECRETS_IN_URLS.sub(r"\1***", a) if isinstance(a, str) else a
-                for a in record.args
+                _SECRETS_IN_URLS.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
             )
         if isinstance(record.msg, str):
             record.msg = _SECRETS_IN_URLS.sub(r"\1***", record.msg)
