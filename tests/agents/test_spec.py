@@ -126,7 +126,9 @@ def test_e2e_agents_load() -> None:
     assert talker is not None and talker.startswith("Hello and welcome.")
     assert "\n" not in talker
     for spec, _ in specs.values():
-        assert spec.flow.intents == []
+        # None needs sentence embeddings (greeter's one intent, for messaging extras, is
+        # matched by keyword).
+        assert all(not intent.examples for intent in spec.flow.intents)
         assert spec.turn.settings() == TurnSettings()
 
 

@@ -22,6 +22,8 @@ from voxgate.agents.spec import load_specs
 from voxgate.config import Settings
 from voxgate.server import (
     atoms,
+    chat_widget,
+    console,
     conversations,
     datagrid,
     events,
@@ -310,6 +312,8 @@ def create_app(
     app.include_router(messaging_rest.router, tags=["messaging"])
     app.include_router(messaging_ws.router)
     web.install(app)
+    console.install(app)
+    chat_widget.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)
     return app
