@@ -18,6 +18,7 @@ from voxgate.agents.base import (
     EndCall,
     Handoff,
     HistoryItem,
+    ReplyExtras,
     ReplyPart,
     ReplyText,
     ToolStatus,
@@ -161,8 +162,19 @@ async def test_tool_failure_is_spoken(demo: Dialogue) -> None:
 async def test_knowledge_questions(demo: Dialogue, question: str, expected: str) -> None:
     reply, parts = await demo.say(question)
     assert expected.lower() in reply.lower(), reply
-    assert parts == []
+    assert all(isinstance(p, ReplyExtras) for p in parts)  # suggestions for text channels
     assert len(reply.split()) < 60, "a spoken answer must be short"
+
+
+async def test_intents_carry_their_suggestions_and_attachments(demo: Dialogue) -> None:
+    _, parts = await demo.say("What are your opening hours?")
+    assert parts == [ReplyExtras(suggestions=("I'd like to book a table", "What's on the menu?"))]
+    _, parts = await demo.say("Where are you?")
+    (extras,) = parts
+    assert isinstance(extras, ReplyExtras) and not extras.suggestions
+    (attachment,) = extras.attachments
+    assert attachment.title == "Blue Door Bistro on the map"
+    assert attachment.content_type == "url" and attachment.call_to_action_text == "Open map"
 
 
 @pytest.mark.parametrize(
