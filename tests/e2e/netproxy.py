@@ -15,6 +15,7 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[object]] = set()
 
     async def start(self) -> TcpProxy:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -27,6 +28,9 @@ class TcpProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         except OSError:
@@ -52,7 +56,10 @@ class TcpProxy:
         self._writers.clear()
 
     async def stop(self) -> None:
+        """Close everything, and wait until every socket is really closed."""
         self.cut()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)

@@ -131,6 +131,7 @@ async def test_resume_continues_with_the_earlier_turns(server: RunningServer) ->
     assert texts == ["remember the blue door", "Got it.", "and the green one", "Got it."]
     record = await _conversation(server, first["conversation_id"])
     assert [t["text"] for t in record["transcript"]] == texts
+    await ws.close()
 
 
 async def test_client_interrupt_stops_the_reply_at_once(server: RunningServer) -> None:
@@ -161,6 +162,7 @@ async def test_a_dropped_socket_keeps_the_interrupted_turn(server: RunningServer
     await until(ws, "audio")
     await asyncio.sleep(1.0)
     ws.transport.abort()  # no close handshake: the network dropped
+    await ws.wait_closed()
     record = await _conversation(server, ids["conversation_id"])
     (greeting,) = record["transcript"]
     assert greeting["interrupted"] is True and greeting["heard_text"]
