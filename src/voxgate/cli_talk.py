@@ -40,7 +40,8 @@ from voxgate.client import (
     VoiceConnectError,
 )
 from voxgate.client.playback import CaptureResampler
-from voxgate.client.voice import CallEvent, Dialect, ws_base
+from voxgate.client.urls import ws_base
+from voxgate.client.voice import CallEvent, Dialect
 from voxgate.dialects.messaging import TYPING_STARTED
 from voxgate.events import AgentAudio, AgentTalking, Transcript, TranscriptDelta
 

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import httpx
 import websockets
@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from voxgate.client.backoff import ReconnectPolicy, is_transient
 from voxgate.client.events import Connected, Failed, Reconnected, Reconnecting
+from voxgate.client.urls import server_base
 from voxgate.dialects import messaging as wire
 from voxgate.errors import InvalidEvent
 
@@ -70,14 +71,6 @@ class ChatMessage:
     chunks: dict[int, str] = field(default_factory=dict)
 
 
-def _http_base(url: str) -> str:
-    parts = urlsplit(url)
-    scheme = {"ws": "http", "wss": "https", "http": "http", "https": "https"}.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise ValueError(f"not a server URL: {url!r}")
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-
-
 class MessagingClient:
     """One messaging session. Use as an async context manager."""
 
@@ -97,7 +90,7 @@ class MessagingClient:
         open_timeout: float = 10.0,
         heartbeat_s: float = wire.HEARTBEAT_INTERVAL_S,
     ) -> None:
-        self.http_url = _http_base(url)
+        self.http_url = server_base(url, websocket=False)
         self.ws_url = "ws" + self.http_url[4:]
         self.connector_token = connector_token
         self.host = host

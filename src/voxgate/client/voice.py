@@ -27,7 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Literal, TypeVar
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 import numpy as np
 import websockets
@@ -46,6 +46,7 @@ from voxgate.client.events import (
 )
 from voxgate.client.media import AudioSink, AudioSource, NullSink
 from voxgate.client.playback import CaptureResampler, JitterBuffer, to_int16
+from voxgate.client.urls import ws_base
 from voxgate.dialects import atoms, datagrid
 from voxgate.errors import InvalidEvent
 from voxgate.events import (
@@ -95,15 +96,6 @@ class _Refused(Exception):
         self.message = message
         self.code = code
         self.transient = transient
-
-
-def ws_base(url: str) -> str:
-    """``http(s)://`` or ``ws(s)://`` host URL → ``ws(s)://`` base without a trailing /."""
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}.get(parts.scheme)
-    if scheme is None or not parts.netloc:
-        raise ValueError(f"not a server URL: {url!r} (expected http(s):// or ws(s)://)")
-    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
 class VoiceClient:
