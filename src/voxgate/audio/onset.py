@@ -44,7 +44,8 @@ class OnsetGate:
         """Whether this frame may be the user starting to speak. ``heard`` is the
         microphone frame, ``residual`` the same frame with the echo removed (if any)."""
         mic = level_db(heard)
-        level = mic if residual is None else level_db(residual)
+        # Without echo to cancel, the engine passes the same frame twice: measure it once.
+        level = mic if residual is None or residual is heard else level_db(residual)
         floor = level if self.floor_db is None else self.floor_db
         loud = (
             level >= MIN_LEVEL_DB
