@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from voxgate.cli import main
+from voxgate.conversation.latency import TurnLatency
 from voxgate.store import NewConversation, NewToolCall, NewTurn, Store
 
 T = TypeVar("T")
@@ -75,8 +76,7 @@ def seeded(db_url: str) -> str:
                 interrupted=False,
                 started_at=T0 + timedelta(seconds=1),
                 ended_at=T0 + timedelta(seconds=2),
-                endpointing_ms=210.4,
-                stt_ms=95.0,
+                latency=TurnLatency(endpointing_ms=210.4, stt_ms=95.0),
             ),
         )
         await store.add_tool_call(
@@ -100,8 +100,7 @@ def seeded(db_url: str) -> str:
                 interrupted=True,
                 started_at=T0 + timedelta(seconds=3),
                 ended_at=T0 + timedelta(seconds=4),
-                agent_first_text_ms=320.0,
-                voice_to_voice_ms=780.6,
+                latency=TurnLatency(agent_first_text_ms=320.0, voice_to_voice_ms=780.6),
             ),
         )
         await store.end_conversation("call_one", "hangup", T0 + timedelta(seconds=30))

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from voxgate.config import Settings
+from voxgate.conversation.latency import STAGES
 from voxgate.store import (
     ApiKey,
     Connector,
@@ -505,16 +506,6 @@ def conversations_show(conversation_id: str, tenant: str, as_json: bool) -> None
         click.echo(line)
 
 
-_LATENCY_LABELS = (
-    ("endpointing_ms", "endpointing"),
-    ("stt_ms", "stt"),
-    ("agent_first_text_ms", "first text"),
-    ("tts_first_audio_ms", "first audio"),
-    ("first_byte_ms", "first byte"),
-    ("voice_to_voice_ms", "voice-to-voice"),
-)
-
-
 def _clock(value: datetime) -> str:
     return value.strftime("%H:%M:%S.") + f"{value.microsecond // 1000:03d}"
 
@@ -553,9 +544,9 @@ def _entry_lines(entry: TurnRecord | ToolCallRecord) -> list[str]:
     if entry.interrupted:
         lines.append(f"    (interrupted; heard: {entry.heard_text or ''!r})")
     latencies = [
-        f"{label} {value:.0f} ms"
-        for field, label in _LATENCY_LABELS
-        if (value := getattr(entry, field)) is not None
+        f"{stage.label} {value:.0f} ms"
+        for stage in STAGES
+        if (value := getattr(entry.latency, stage.field)) is not None
     ]
     if latencies:
         lines.append("    latency: " + ", ".join(latencies))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from voxgate.conversation.latency import TurnLatency
 from voxgate.store import (
     AlreadyExistsError,
     NewConversation,
@@ -50,7 +51,9 @@ async def test_round_trip_in_order(store: Store) -> None:
     conv = _conversation(tenant)
     await store.create_conversation(conv)
     seqs = [
-        await store.add_turn(conv.id, _turn(0, endpointing_ms=210.5, stt_ms=95.0)),
+        await store.add_turn(
+            conv.id, _turn(0, latency=TurnLatency(endpointing_ms=210.5, stt_ms=95.0))
+        ),
         await store.add_turn(
             conv.id,
             _turn(
@@ -58,10 +61,12 @@ async def test_round_trip_in_order(store: Store) -> None:
                 text="Let me tell you about our plans",
                 heard_text="Let me tell",
                 interrupted=True,
-                agent_first_text_ms=320.0,
-                tts_first_audio_ms=140.25,
-                first_byte_ms=3.5,
-                voice_to_voice_ms=780.0,
+                latency=TurnLatency(
+                    agent_first_text_ms=320.0,
+                    tts_first_audio_ms=140.25,
+                    first_byte_ms=3.5,
+                    voice_to_voice_ms=780.0,
+                ),
             ),
         ),
         await store.add_turn(conv.id, _turn(2)),
@@ -87,13 +92,13 @@ async def test_round_trip_in_order(store: Store) -> None:
 
     user, assistant, _ = record.turns
     assert user.role == "user"
-    assert user.endpointing_ms == 210.5
-    assert user.stt_ms == 95.0
-    assert user.voice_to_voice_ms is None
+    assert user.latency.endpointing_ms == 210.5
+    assert user.latency.stt_ms == 95.0
+    assert user.latency.voice_to_voice_ms is None
     assert assistant.role == "assistant"
     assert assistant.interrupted is True
     assert assistant.heard_text == "Let me tell"
-    assert assistant.tts_first_audio_ms == 140.25
+    assert assistant.latency.tts_first_audio_ms == 140.25
     assert assistant.started_at == T0 + timedelta(seconds=1)
     assert assistant.ended_at == T0 + timedelta(seconds=1, milliseconds=800)
 

@@ -30,7 +30,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from voxgate.errors import VoxgateError
+from voxgate.errors import ToolError
 from voxgate.store import Booking as StoredBooking
 from voxgate.store import NewBooking, NewToolCall, Store
 
@@ -49,10 +49,6 @@ MAX_TEXT_BYTES = 4 * 1024
 KNOWLEDGE_RESULTS = 4
 MAX_LISTED_BOOKINGS = 20
 MAX_PARTY_SIZE = 20
-
-
-class ToolError(VoxgateError):
-    """Raised by a tool for an expected failure; the message is shown to the model."""
 
 
 class KnowledgeSearch(Protocol):

@@ -44,6 +44,7 @@ from voxgate.audio.pcm import (
     int16_to_float32,
 )
 from voxgate.audio.resample import StreamResampler
+from voxgate.conversation.latency import TurnClock, TurnLatency
 from voxgate.conversation.outbox import Outbox
 from voxgate.conversation.transcript import Playback, SentenceBuffer
 from voxgate.conversation.turns import (
@@ -101,35 +102,10 @@ class TurnRecorder(Protocol):
 
 
 @dataclass(slots=True)
-class TurnTiming:
-    """Monotonic seconds of one turn's milestones (``None`` until reached)."""
-
-    speech_end: float | None = None
-    detected: float | None = None
-    stt_done: float | None = None
-    first_text: float | None = None
-    first_audio: float | None = None
-    first_sent: float | None = None
-
-    def as_ms(self) -> dict[str, float | None]:
-        def span(a: float | None, b: float | None) -> float | None:
-            return round((b - a) * 1000, 1) if a is not None and b is not None else None
-
-        return {
-            "endpointing_ms": span(self.speech_end, self.detected),
-            "stt_ms": span(self.detected, self.stt_done),
-            "agent_first_text_ms": span(self.stt_done, self.first_text),
-            "tts_first_audio_ms": span(self.first_text, self.first_audio),
-            "first_byte_ms": span(self.first_audio, self.first_sent),
-            "voice_to_voice_ms": span(self.speech_end, self.first_sent),
-        }
-
-
-@dataclass(slots=True)
 class _Reply:
     """The agent turn in progress."""
 
-    timing: TurnTiming
+    timing: TurnClock
     started_at: datetime
     playback: Playback = field(default_factory=Playback)
     answers: list[str] = field(default_factory=list)
@@ -163,7 +139,7 @@ class Conversation:
         channel: Channel = "voice",
         lead_ms: float = 250.0,
         clock: Callable[[], float] = time.monotonic,
-        on_turn: Callable[[TurnTiming], None] | None = None,
+        on_turn: Callable[[TurnLatency], None] | None = None,
         on_barge_in: Callable[[], None] | None = None,
         greet: bool = True,
         silence_timeout_s: float | None = None,
@@ -244,7 +220,7 @@ class Conversation:
         )
         greeting = None if self._resume or not self._greet else self.agent.greeting(self._context())
         if greeting:
-            self._start_reply(_single(greeting), TurnTiming())
+            self._start_reply(_single(greeting), TurnClock())
         if self._silence_timeout_s is not None:
             self._watchdog = asyncio.create_task(self._end_when_silent(self._silence_timeout_s))
             self._watchdog.add_done_callback(_log_task_error)
@@ -335,8 +311,8 @@ class Conversation:
                 self._cancel_pending_reply()
                 now = self._clock()
                 self.outbox.put(Transcript(role="user", text=event.text))
-                await self._store_user_turn(event.text, _now(), _now(), TurnTiming())
-                self._answer(TurnTiming(speech_end=now, detected=now, stt_done=now))
+                await self._store_user_turn(event.text, _now(), _now(), TurnClock())
+                self._answer(TurnClock(speech_end=now, detected=now, stt_done=now))
             case CloseRequested():
                 await self.close("client_requested")
             case InterruptRequested():
@@ -440,7 +416,7 @@ class Conversation:
 
     def _on_turn_ended(self, action: TurnEnded) -> None:
         now = self._clock()
-        timing = TurnTiming(
+        timing = TurnClock(
             speech_end=now - (self._stream_ms - action.end_ms) / 1000,
             detected=now,
         )
@@ -466,7 +442,7 @@ class Conversation:
         transcription: Awaitable[str],
         started: datetime,
         ended: datetime,
-        timing: TurnTiming,
+        timing: TurnClock,
     ) -> None:
         if previous is not None:
             with contextlib.suppress(Exception):
@@ -488,7 +464,7 @@ class Conversation:
 
     # --- replies --------------------------------------------------------------------------
 
-    def _answer(self, timing: TurnTiming) -> None:
+    def _answer(self, timing: TurnClock) -> None:
         """Answer the user turns not answered yet."""
         if not self._unanswered or self._closed or self._held:
             return  # (held: answered on resume)
@@ -498,7 +474,7 @@ class Conversation:
         self._start_reply(parts, timing, answers)
 
     def _start_reply(
-        self, parts: AsyncIterator[ReplyPart], timing: TurnTiming, answers: list[str] | None = None
+        self, parts: AsyncIterator[ReplyPart], timing: TurnClock, answers: list[str] | None = None
     ) -> None:
         reply = _Reply(timing=timing, started_at=_now(), answers=answers or [])
         self._reply = reply
@@ -537,7 +513,7 @@ class Conversation:
             return
         self._held = False
         self._active()
-        self._answer(TurnTiming())  # no latency to report: the user did not just speak
+        self._answer(TurnClock())  # no latency to report: the user did not just speak
 
     def _cancel_pending_reply(self) -> None:
         """Drop a reply that has not started talking yet; its user text is answered later."""
@@ -713,11 +689,10 @@ class Conversation:
         )
 
     async def _store_user_turn(
-        self, text: str, started: datetime, ended: datetime, timing: TurnTiming
+        self, text: str, started: datetime, ended: datetime, timing: TurnClock
     ) -> None:
         self.history.append(HistoryItem(role="user", text=text))
         self._unanswered.append(text)
-        ms = timing.as_ms()
         await self._add_turn(
             NewTurn(
                 role="user",
@@ -726,18 +701,17 @@ class Conversation:
                 interrupted=False,
                 started_at=started,
                 ended_at=ended,
-                endpointing_ms=ms["endpointing_ms"],
-                stt_ms=ms["stt_ms"],
+                latency=timing.latency().user_side(),
             )
         )
 
     async def _store_assistant_turn(self, reply: _Reply, text: str, heard: str | None) -> None:
+        latency = reply.timing.latency()
         if self._on_turn is not None and reply.timing.speech_end is not None:
-            self._on_turn(reply.timing)
+            self._on_turn(latency)
         self.history.append(
             HistoryItem(role="assistant", text=heard if heard is not None else text)
         )
-        ms = reply.timing.as_ms()
         await self._add_turn(
             NewTurn(
                 role="assistant",
@@ -746,10 +720,7 @@ class Conversation:
                 interrupted=heard is not None,
                 started_at=reply.started_at,
                 ended_at=_now(),
-                agent_first_text_ms=ms["agent_first_text_ms"],
-                tts_first_audio_ms=ms["tts_first_audio_ms"],
-                first_byte_ms=ms["first_byte_ms"],
-                voice_to_voice_ms=ms["voice_to_voice_ms"],
+                latency=latency.agent_side(),
             )
         )
 

@@ -29,13 +29,13 @@ from voxgate.server import (
     events,
     messaging_rest,
     messaging_ws,
-    metrics,
+    metrics_endpoint,
     openapi,
     web,
 )
 from voxgate.server.messaging_auth import SESSION_IDLE_TIMEOUT_S
 from voxgate.server.serialize import ResponseModel
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.speech.services import SpeechServices
 from voxgate.store import Store
 
@@ -50,11 +50,6 @@ class Readiness(BaseModel):  # not ResponseModel: ``error`` is left out unless f
     status: Literal["ready", "loading", "draining", "failed", "database unavailable"]
     error: str | None = None
     """Why startup failed (status "failed" only)."""
-
-
-def state_of(request: Request) -> ServerState:
-    state: ServerState = request.app.state.voxgate
-    return state
 
 
 class BodySizeLimit:
@@ -307,7 +302,7 @@ def create_app(
     app.include_router(atoms.router, tags=["atoms"])
     app.include_router(datagrid.router, tags=["datagrid"])
     app.include_router(events.router, tags=["atoms"])
-    app.include_router(metrics.router)
+    app.include_router(metrics_endpoint.router)
     app.include_router(conversations.router, tags=["conversations"])
     app.include_router(messaging_rest.router, tags=["messaging"])
     app.include_router(messaging_ws.router)

@@ -21,7 +21,7 @@ from voxgate.server.openapi import error_responses
 from voxgate.server.serialize import ConversationData, ResponseModel, conversation_data
 from voxgate.server.serialize import conversation_json as conversation_json  # moved; re-exported
 from voxgate.server.session import serve
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.store import ApiKey
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ CLOSE_FORBIDDEN = 4403
 
 
 def _state(obj: WebSocket | Request) -> ServerState:
-    state: ServerState = obj.app.state.voxgate
+    state = state_of(obj)
     return state
 
 

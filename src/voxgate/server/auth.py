@@ -9,6 +9,7 @@ from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from voxgate.errors import AuthError
+from voxgate.server.state import state_of
 from voxgate.store import ApiKey, Store
 
 
@@ -48,8 +49,6 @@ async def require_api_key(
 ) -> ApiKey:
     """FastAPI dependency: the request's API key, or HTTP 401. Routes using it show the
     ``ApiKey`` Bearer scheme in OpenAPI."""
-    from voxgate.server.app import state_of
-
     try:
         return await api_key_from(state_of(request).store, bearer_token(request.headers))
     except AuthError as exc:

@@ -93,7 +93,7 @@ from voxgate.messaging.service import MessagingService, from_log
 from voxgate.server.messaging_ws import service_of
 from voxgate.server.pages import cross_site, file_page, html_page, root_path
 from voxgate.server.signing import Signer, server_secret
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.store import ConsoleUser, ConversationRecord, MessagingSession, Store
 from voxgate.store.messaging import MAX_PASSWORD_CHARS
 from voxgate.web import STATIC_DIR
@@ -137,7 +137,7 @@ router = APIRouter()
 
 
 def _state(conn: Request | WebSocket) -> ServerState:
-    state: ServerState = conn.app.state.voxgate
+    state = state_of(conn)
     return state
 
 

@@ -20,7 +20,7 @@ from voxgate.server.serialize import (
     conversation_list_item,
     conversation_object,
 )
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.store import ApiKey
 
 router = APIRouter(prefix="/v1/conversations")
@@ -41,7 +41,7 @@ ConversationId = Annotated[
 
 
 def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.voxgate
+    state = state_of(request)
     return state
 
 

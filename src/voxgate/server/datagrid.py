@@ -28,7 +28,7 @@ from voxgate.errors import AuthError, ForbiddenError, InvalidEvent
 from voxgate.events import Error, Ready, StartRequested
 from voxgate.server.auth import api_key_from, bearer_token, require_api_key
 from voxgate.server.session import serve
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.store import ApiKey, NewConversation, NewTurn
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ async def _send(ws: WebSocket, event: Error) -> None:
 
 @router.websocket("/ws/voice")
 async def voice(ws: WebSocket) -> None:
-    state: ServerState = ws.app.state.voxgate
+    state = state_of(ws)
     if state.draining or not state.ready:
         await ws.send_denial_response(
             Response("server is draining or not ready; retry with backoff", status_code=503)
@@ -286,7 +286,7 @@ async def create_voice_session(
 ) -> VoiceSession:
     """A voice session for a device: a WebSocket URL holding a single-use token (valid
     60 s; the API key never reaches the device) and the ``start`` message to send."""
-    state: ServerState = request.app.state.voxgate
+    state = state_of(request)
     agent_id = body.agent_id
     if body.conversation_id is not None:
         record = await state.store.get_conversation(body.conversation_id, key.tenant_id)

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from voxgate.dialects import atoms
 from voxgate.server.auth import require_api_key
-from voxgate.server.state import ServerState
+from voxgate.server.state import state_of
 from voxgate.store import ApiKey
 
 router = APIRouter()
@@ -39,7 +39,7 @@ async def call_events(
     call_id: Annotated[str, Query(alias="callId", min_length=1, max_length=200)],
 ) -> StreamingResponse:
     """Stream a live call's transcript and talking events."""
-    state: ServerState = request.app.state.voxgate
+    state = state_of(request)
     conv = next(
         (c for c in state.live if c.call_id == call_id and c.tenant_id == key.tenant_id), None
     )

@@ -26,7 +26,7 @@ from voxgate.server.messaging_auth import (
 )
 from voxgate.server.openapi import error_responses
 from voxgate.server.serialize import ResponseModel
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.store.messaging import MAX_DEVICE_TYPE_CHARS, Platform
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ access_token_scheme = HTTPBearer(
 
 
 def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.voxgate
+    state = state_of(request)
     return state
 
 

@@ -25,7 +25,7 @@ from voxgate.server.messaging_auth import (
     SessionUnavailableError,
     session_for,
 )
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.store import MessagingSession
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _denial(status: int, message: str) -> Response:
 
 @router.websocket("/ws")
 async def messaging_socket(ws: WebSocket) -> None:
-    state: ServerState = ws.app.state.voxgate
+    state = state_of(ws)
     if state.draining or not state.ready:
         await ws.send_denial_response(_denial(503, "server is draining or not ready; retry"))
         return

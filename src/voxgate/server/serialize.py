@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from voxgate.conversation.latency import STAGES, TurnLatency
 from voxgate.store import ConversationRecord, ConversationSummary
 
 Timestamp = Annotated[
@@ -21,14 +22,20 @@ Timestamp = Annotated[
 ]
 ConversationStatus = Literal["live", "ended"]
 
-LATENCY_FIELDS = (
-    "endpointing_ms",
-    "stt_ms",
-    "agent_first_text_ms",
-    "tts_first_audio_ms",
-    "first_byte_ms",
-    "voice_to_voice_ms",
-)
+_LATENCY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Stages of a voice turn in milliseconds; null where not measured.",
+    "properties": {
+        stage.field: {
+            "anyOf": [{"type": "number"}, {"type": "null"}],
+            "description": stage.description,
+        }
+        for stage in STAGES
+    },
+    "required": [stage.field for stage in STAGES],
+}
+Latency = Annotated[TurnLatency, WithJsonSchema(_LATENCY_SCHEMA)]
+"""The store's :class:`TurnLatency` as the API shows it (its fields, flat)."""
 
 
 class ResponseModel(BaseModel):
@@ -36,17 +43,6 @@ class ResponseModel(BaseModel):
     OpenAPI schema lists them as required."""
 
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
-
-
-class TurnLatency(ResponseModel):
-    """Stages of a voice turn in milliseconds; null where not measured (chat turns)."""
-
-    endpointing_ms: float | None = Field(description="Last user speech to end of turn.")
-    stt_ms: float | None = Field(description="End of turn to transcript.")
-    agent_first_text_ms: float | None = Field(description="Transcript to first reply text.")
-    tts_first_audio_ms: float | None = Field(description="First reply text to first audio.")
-    first_byte_ms: float | None = Field(description="First audio to first byte sent.")
-    voice_to_voice_ms: float | None = Field(description="Last user speech to first byte sent.")
 
 
 class TranscriptTurn(ResponseModel):
@@ -59,7 +55,7 @@ class TranscriptTurn(ResponseModel):
     interrupted: bool
     started_at: Timestamp
     ended_at: Timestamp
-    latency: TurnLatency
+    latency: Latency
 
 
 class ToolCall(ResponseModel):
@@ -160,7 +156,7 @@ def _data_fields(conv: ConversationRecord) -> dict[str, Any]:
                 interrupted=t.interrupted,
                 started_at=t.started_at,
                 ended_at=t.ended_at,
-                latency=TurnLatency(**{f: getattr(t, f) for f in LATENCY_FIELDS}),
+                latency=t.latency,
             )
             for t in conv.turns
         ],

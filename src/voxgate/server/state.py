@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from starlette.requests import HTTPConnection
 
 from voxgate.agents.runtime import AgentRuntime
 from voxgate.agents.spec import AgentSpec
@@ -71,3 +72,9 @@ class ServerState:
         if agent is None:
             raise ForbiddenError(f"agent {agent_id!r} no longer exists")
         return agent
+
+
+def state_of(conn: HTTPConnection) -> ServerState:
+    """The server state of the app serving ``conn`` (a request or a WebSocket)."""
+    state: ServerState = conn.app.state.voxgate
+    return state

@@ -32,7 +32,7 @@ from voxgate.server.auth import api_key_from
 from voxgate.server.openapi import error_responses
 from voxgate.server.serialize import ResponseModel, Timestamp
 from voxgate.server.signing import Signer, server_secret
-from voxgate.server.state import ServerState
+from voxgate.server.state import ServerState, state_of
 from voxgate.store import ApiKey
 from voxgate.web import STATIC_DIR
 
@@ -71,7 +71,7 @@ cookie_scheme = APIKeyCookie(
 
 
 def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.voxgate
+    state = state_of(request)
     return state
 
 

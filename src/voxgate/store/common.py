@@ -6,17 +6,9 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
-
-class StoreError(Exception):
-    """Base of the errors the store raises for misuse by its caller."""
-
-
-class NotFoundError(StoreError, LookupError):
-    """The record named by the caller does not exist."""
-
-
-class AlreadyExistsError(StoreError):
-    """A record with that id already exists."""
+from voxgate.errors import AlreadyExistsError as AlreadyExistsError
+from voxgate.errors import NotFoundError as NotFoundError
+from voxgate.errors import StoreError as StoreError
 
 
 def hash_secret(secret: str) -> str:

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from voxgate.conversation.latency import NO_LATENCY, STAGES, TurnLatency
 from voxgate.store.common import AlreadyExistsError as AlreadyExistsError
 from voxgate.store.common import NotFoundError as NotFoundError
 from voxgate.store.common import StoreError as StoreError
@@ -127,7 +128,7 @@ class NewConversation:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewTurn:
-    """One turn to append; latencies in milliseconds, ``None`` when not measured."""
+    """One turn to append, with the latency of its stages."""
 
     role: str
     """``"user"`` or ``"assistant"``."""
@@ -137,12 +138,7 @@ class NewTurn:
     interrupted: bool
     started_at: datetime
     ended_at: datetime
-    endpointing_ms: float | None = None
-    stt_ms: float | None = None
-    agent_first_text_ms: float | None = None
-    tts_first_audio_ms: float | None = None
-    first_byte_ms: float | None = None
-    voice_to_voice_ms: float | None = None
+    latency: TurnLatency = NO_LATENCY
 
     def __post_init__(self) -> None:
         _require_aware("started_at", self.started_at)
@@ -158,12 +154,7 @@ class TurnRecord:
     interrupted: bool
     started_at: datetime
     ended_at: datetime
-    endpointing_ms: float | None = None
-    stt_ms: float | None = None
-    agent_first_text_ms: float | None = None
-    tts_first_audio_ms: float | None = None
-    first_byte_ms: float | None = None
-    voice_to_voice_ms: float | None = None
+    latency: TurnLatency = NO_LATENCY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -317,12 +308,7 @@ def _turn(row: TurnRow) -> TurnRecord:
         interrupted=row.interrupted,
         started_at=row.started_at,
         ended_at=row.ended_at,
-        endpointing_ms=row.endpointing_ms,
-        stt_ms=row.stt_ms,
-        agent_first_text_ms=row.agent_first_text_ms,
-        tts_first_audio_ms=row.tts_first_audio_ms,
-        first_byte_ms=row.first_byte_ms,
-        voice_to_voice_ms=row.voice_to_voice_ms,
+        latency=TurnLatency(**{stage.field: getattr(row, stage.field) for stage in STAGES}),
     )
 
 
@@ -743,12 +729,7 @@ class Store(MessagingStore):
                     interrupted=turn.interrupted,
                     started_at=turn.started_at,
                     ended_at=turn.ended_at,
-                    endpointing_ms=turn.endpointing_ms,
-                    stt_ms=turn.stt_ms,
-                    agent_first_text_ms=turn.agent_first_text_ms,
-                    tts_first_audio_ms=turn.tts_first_audio_ms,
-                    first_byte_ms=turn.first_byte_ms,
-                    voice_to_voice_ms=turn.voice_to_voice_ms,
+                    **dict(turn.latency.items()),
                 )
             )
         return seq
