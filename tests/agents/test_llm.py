@@ -30,7 +30,8 @@ from voxgate.agents.base import (
 )
 from voxgate.agents.llm import LOST_THREAD, LlmBrain
 from voxgate.agents.spec import LlmSpec
-from voxgate.agents.tools import ToolContext, ToolDefinition, ToolRunner, builtin_tools
+from voxgate.agents.tools.builtin import builtin_tools
+from voxgate.agents.tools.runner import ToolContext, ToolDefinition, ToolRunner
 from voxgate.store import NewConversation, Store
 
 CALL_ID = "call_llm_test"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from voxgate.agents.spec import AgentSpec, GreetingSpec, load_spec, load_specs
-from voxgate.agents.tools import WebhookToolSpec
+from voxgate.agents.tools.webhook import WebhookToolSpec
 from voxgate.conversation.turns import TurnSettings
 from voxgate.errors import ConfigError
 

@@ -21,19 +21,21 @@ import pytest
 import pytest_asyncio
 from pydantic import ValidationError
 
-from voxgate.agents.tools import (
-    MAX_RESPONSE_BYTES,
-    MAX_TEXT_BYTES,
+from voxgate.agents.tools.builtin import builtin_tools
+from voxgate.agents.tools.runner import (
     Status,
     ToolContext,
     ToolDefinition,
-    ToolError,
     ToolOutcome,
     ToolRunner,
+)
+from voxgate.agents.tools.webhook import (
+    MAX_RESPONSE_BYTES,
+    MAX_TEXT_BYTES,
     WebhookToolSpec,
-    builtin_tools,
     webhook_tool,
 )
+from voxgate.errors import ToolError
 from voxgate.store import NewConversation, Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -312,7 +314,7 @@ async def test_tool_exception_becomes_a_failure(
         ToolDefinition(name="not_json", description="x", parameters=schema, run=not_json),
     )
     log = StatusLog()
-    with caplog.at_level(logging.INFO, logger="voxgate.agents.tools"):
+    with caplog.at_level(logging.INFO, logger="voxgate.agents.tools.runner"):
         crashed = await runner.call(memory_ctx, "broken", {}, log)
         refused = await runner.call(memory_ctx, "refuses", {})
         bad_result = await runner.call(memory_ctx, "not_json", {})

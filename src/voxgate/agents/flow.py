@@ -29,7 +29,7 @@ from voxgate.agents.base import (
 from voxgate.agents.slots import extract, extract_all
 from voxgate.agents.spec import AgentSpec, AttachmentSpec, IntentSpec
 from voxgate.agents.templating import fill
-from voxgate.agents.tools import ToolContext, ToolRunner
+from voxgate.agents.tools.runner import ToolContext, ToolRunner
 
 _WORDS = re.compile(r"[a-z0-9']+")
 _SENTENCES = re.compile(r"(?<=[.!?])\s+")

@@ -2,7 +2,7 @@
 
 :class:`LlmBrain` answers one user turn: it sends the system prompt, the conversation as the
 user heard it and the new user text, streams the reply's text as it arrives, runs the tools
-the model calls (through the agent's :class:`~voxgate.agents.tools.ToolRunner`) and asks
+the model calls (through the agent's :class:`~voxgate.agents.tools.runner.ToolRunner`) and asks
 again with their results, up to ``max_tool_rounds`` times.
 
 It never raises for a failing endpoint: transient failures (connection errors, timeouts,
@@ -37,7 +37,7 @@ from voxgate.agents.base import (
 )
 from voxgate.agents.spec import LlmSpec
 from voxgate.agents.templating import fill
-from voxgate.agents.tools import ToolContext, ToolOutcome, ToolRunner
+from voxgate.agents.tools.runner import ToolContext, ToolOutcome, ToolRunner
 
 log = logging.getLogger(__name__)
 

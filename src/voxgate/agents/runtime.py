@@ -21,13 +21,9 @@ from voxgate.agents.flow import FlowBrain, handoff_parts, phrase_in, words
 from voxgate.agents.llm import LlmBrain
 from voxgate.agents.spec import AgentSpec
 from voxgate.agents.templating import builtins, fill
-from voxgate.agents.tools import (
-    ToolContext,
-    ToolDefinition,
-    ToolRunner,
-    builtin_tools,
-    webhook_tool,
-)
+from voxgate.agents.tools.builtin import builtin_tools
+from voxgate.agents.tools.runner import ToolContext, ToolDefinition, ToolRunner
+from voxgate.agents.tools.webhook import webhook_tool
 from voxgate.conversation.turns import TurnSettings
 from voxgate.store import Store
 

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from voxgate.agents.tools import WebhookToolSpec
+from voxgate.agents.tools.webhook import WebhookToolSpec
 from voxgate.conversation.turns import TurnSettings
 from voxgate.errors import ConfigError
 
