@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "voxgate"
 PURE_FILES = ["events.py", "errors.py", "conversation/turns.py", "conversation/transcript.py"]
-PURE_DIRS = ["dialects", "audio"]
+PURE_DIRS = ["dialects", "audio", "agents/slots"]
 
 FORBIDDEN_MODULES = frozenset(
     {
@@ -73,6 +73,7 @@ def test_the_pure_core_exists() -> None:
         assert path.is_file(), path
     names = {p.relative_to(PACKAGE).as_posix() for p in modules}
     assert {"dialects/atoms.py", "audio/pcm.py", "audio/resample.py", "audio/wav.py"} <= names
+    assert {"agents/slots/__init__.py", "agents/slots/scanning.py"} <= names
 
 
 @pytest.mark.parametrize("path", pure_modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
