@@ -77,8 +77,8 @@ from voxgate.events import (
     TranscriptDelta,
     UserSpeechStarted,
 )
+from voxgate.speech.base import VAD_FRAME, VAD_FRAME_MS, VAD_RATE
 from voxgate.speech.services import SpeechServices
-from voxgate.speech.vad import VAD_FRAME, VAD_FRAME_MS, VAD_RATE
 from voxgate.store import NewConversation, NewTurn
 
 log = logging.getLogger(__name__)
@@ -282,8 +282,8 @@ class Conversation:
             await self._recorder.end_conversation(self.call_id, reason, _now())
         except Exception:
             log.exception("call %s: could not record the end of the conversation", self.call_id)
-        if self._vad is not None and self._services is not None:
-            self._services.vad.release(self._vad)
+        if self._vad is not None:
+            self._vad.release()
             self._vad = None
         transcript = tuple(Line(role=h.role, text=h.text) for h in self.history if h.text)
         self.outbox.put(SessionEnded(reason=reason, transcript=transcript))
