@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from voxgate.conversation.engine import Conversation
+from voxgate.conversation.spec import CallSpec
 from voxgate.dialects import atoms
 from voxgate.errors import AuthError, ForbiddenError, SetupError
 from voxgate.events import Error
@@ -90,19 +91,23 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
         tenant_id = key.tenant_id
         mode = params.mode
         variables = params.variables
-    conv = Conversation(
+    spec = CallSpec(
         call_id="call_" + secrets.token_hex(12),
         session_id="sess_" + secrets.token_hex(12),
         tenant_id=tenant_id,
-        agent=agent,
         turn_settings=agent.turn_settings,
-        services=state.services if mode == "webcall" else None,
-        recorder=state.store,
         mode=mode,
         sample_rate=params.sample_rate,
         variables=variables,
         dialect="atoms",
         channel="voice" if mode == "webcall" else "chat",
+    )
+    speech = state.services.speech if state.services is not None else None
+    conv = Conversation(
+        spec,
+        agent=agent,
+        speech=speech if mode == "webcall" else None,
+        recorder=state.store,
         on_turn=lambda timing: state.metrics.observe_turn(agent.id, timing),
         on_barge_in=state.metrics.barge_ins.labels(agent.id).inc,
     )

@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from voxgate.agents.base import HistoryItem
 from voxgate.conversation.engine import Conversation
+from voxgate.conversation.spec import CallSpec
 from voxgate.dialects import datagrid
 from voxgate.errors import AuthError, ForbiddenError, InvalidEvent
 from voxgate.events import Error, Ready, StartRequested
@@ -176,25 +177,28 @@ async def _open(state: ServerState, grant: _Grant, start: StartRequested) -> Con
     variables: dict[str, str | int | float | bool] = {}
     if options.user is not None:
         variables.update(options.user.variables())
-    conv = Conversation(
+    spec = CallSpec(
         call_id=call_id,
         session_id="sess_" + secrets.token_hex(12),
         tenant_id=grant.tenant_id,
-        agent=agent,
         turn_settings=agent.turn_settings,
-        services=state.services,
-        recorder=NullRecorder() if options.ephemeral else state.store,
         mode="webcall",
         sample_rate=datagrid.INPUT_RATE,
         output_rate=datagrid.OUTPUT_RATE,
         variables=variables,
         dialect="datagrid",
         channel="voice",
-        resume=resume,
+        resume=tuple(resume) if resume is not None else None,
         greet=not options.initial_message,
         silence_timeout_s=options.voice_config.silence_timeout if options.voice_config else None,
         instructions=options.config.system_prompt if options.config else None,
         extra_context=options.initial_context,
+    )
+    conv = Conversation(
+        spec,
+        agent=agent,
+        speech=state.services.speech if state.services is not None else None,
+        recorder=NullRecorder() if options.ephemeral else state.store,
         on_turn=lambda timing: state.metrics.observe_turn(agent.id, timing),
         on_barge_in=state.metrics.barge_ins.labels(agent.id).inc,
     )
