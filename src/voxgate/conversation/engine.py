@@ -10,6 +10,9 @@ call, :attr:`Conversation.finished` is set after the last audio has been played.
 Every task the engine starts is held in an attribute and ended by :meth:`close` (or
 when superseded): the reply, the user turn's transcription, a speculative transcription,
 the end-of-turn check, the silence watchdog and the agent's own end of the call.
+
+A little over 500 lines, kept whole: it is one concept (routing one call's events and
+the bookkeeping of its turns); audio and reply work live in ``listen`` and ``speak``.
 """
 
 from __future__ import annotations
