@@ -18,6 +18,9 @@ PURE_FILES = [
     "conversation/turns.py",
     "conversation/transcript.py",
     "agents/passages.py",
+    "conversation/listen.py",
+    "conversation/spec.py",
+    "speech/base.py",
 ]
 PURE_DIRS = ["dialects", "audio", "agents/slots"]
 

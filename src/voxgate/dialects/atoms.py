@@ -6,6 +6,7 @@ Pure: no I/O, no clock. Vendor field names stay in this module. ``decode`` raise
 
 The client side uses the inverse pair: ``encode_client`` for what it sends and
 ``decode_server`` (also raising :class:`~voxgate.errors.InvalidEvent`) for what it gets.
+The register-call REST bodies are here too (pydantic models: validation, no I/O).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, assert_never
+
+from pydantic import BaseModel, Field
 
 from voxgate.audio.pcm import SUPPORTED_RATES, b64decode_strict, b64encode
 from voxgate.errors import InvalidEvent, SetupError
@@ -124,6 +127,31 @@ def parse_connect_params(query: Mapping[str, str]) -> ConnectParams:
         sample_rate=parse_sample_rate(query.get("sample_rate")),
         variables=parse_variables(query.get("variables")),
     )
+
+
+# --- register-call (REST) -----------------------------------------------------------------
+
+
+class RegisterCallRequest(BaseModel):
+    """The body of ``POST /atoms/v1/conversation/register-call``."""
+
+    agent_id: str = Field(min_length=1, max_length=200)
+    mode: Mode = "webcall"
+    variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+class RegisterCallData(BaseModel):
+    access_token: str
+    expires_in: int
+    sample_rate: int
+
+
+class RegisterCallResponse(BaseModel):
+    status: bool = True
+    data: RegisterCallData
+
+
+# --- realtime frames ----------------------------------------------------------------------
 
 
 def _field(msg: Mapping[str, Any], name: str, kind: str) -> str:

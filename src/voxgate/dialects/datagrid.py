@@ -19,6 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal, assert_never
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from voxgate.audio.pcm import b64decode_strict, b64encode
 from voxgate.errors import InvalidEvent
 from voxgate.events import (
@@ -231,6 +233,66 @@ def start_message(agent_id: str | None, conversation_id: str | None) -> dict[str
     Raises ``ValueError`` like :func:`start_payload`.
     """
     return {"type": "start", "payload": start_payload(agent_id, conversation_id)}
+
+
+class VoiceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    input_transcription: bool | None = None
+    output_transcription: bool | None = None
+    silence_timeout: float | None = Field(default=None, gt=0, le=3600)
+    """Seconds without speech from either side after which the call ends."""
+    voice_preset: str | None = Field(default=None, max_length=100)
+
+
+class SessionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    system_prompt: str | None = Field(default=None, max_length=8000)
+    custom_prompt: str | None = Field(default=None, max_length=8000)
+
+
+class VoiceUser(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320)
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+
+    def variables(self) -> dict[str, str]:
+        fields = {"user_email": self.email, "user_first_name": self.first_name}
+        fields["user_last_name"] = self.last_name
+        return {k: v for k, v in fields.items() if v}
+
+
+class VoiceOptions(BaseModel):
+    """What a session opened with ``POST /v1/voice`` asks for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: str | None = Field(default=None, min_length=1, max_length=200)
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
+    config: SessionConfig | None = None
+    initial_message: str | None = Field(default=None, min_length=1, max_length=2000)
+    """The agent answers this instead of greeting."""
+    initial_context: str | None = Field(default=None, max_length=2000)
+    ephemeral: bool = False
+    """Keep nothing of the conversation after the call."""
+    voice_config: VoiceConfig | None = None
+    user: VoiceUser | None = None
+
+
+class StartMessage(BaseModel):
+    type: Literal["start"] = "start"
+    payload: dict[str, str]
+
+
+class VoiceSession(BaseModel):
+    object: Literal["voice.session"] = "voice.session"
+    url: str
+    """The WebSocket URL to open, with a single-use token valid for 60 s."""
+    agent_id: str
+    start_message: StartMessage
 
 
 # --- client side ------------------------------------------------------------------------

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import secrets
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
-from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from voxgate.conversation.engine import Conversation
+from voxgate.conversation.spec import CallSpec
 from voxgate.dialects import atoms
+from voxgate.dialects.atoms import RegisterCallData, RegisterCallRequest, RegisterCallResponse
 from voxgate.errors import AuthError, ForbiddenError, SetupError
-from voxgate.events import Error
-from voxgate.server.auth import api_key_from, bearer_token, require_api_key
+from voxgate.server.auth import api_key_from, require_api_key
+from voxgate.server.calls import (
+    accept_or_refuse,
+    call_token,
+    new_call_id,
+    new_session_id,
+    open_call,
+    refuse,
+)
 from voxgate.server.openapi import error_responses
 from voxgate.server.serialize import ConversationData, ResponseModel, conversation_data
 from voxgate.server.serialize import conversation_json as conversation_json  # moved; re-exported
@@ -24,17 +28,7 @@ from voxgate.server.session import serve
 from voxgate.server.state import ServerState, state_of
 from voxgate.store import ApiKey
 
-log = logging.getLogger(__name__)
 router = APIRouter()
-
-CLOSE_SETUP = 4000
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN = 4403
-
-
-def _state(obj: WebSocket | Request) -> ServerState:
-    state = state_of(obj)
-    return state
 
 
 # --- realtime WebSocket -------------------------------------------------------------------
@@ -42,38 +36,20 @@ def _state(obj: WebSocket | Request) -> ServerState:
 
 @router.websocket("/atoms/v1/agent/connect")
 async def agent_connect(ws: WebSocket) -> None:
-    state = _state(ws)
-    if state.draining or not state.ready:
-        await ws.send_denial_response(
-            Response("server is draining or not ready; retry with backoff", status_code=503)
-        )
+    state = state_of(ws)
+    if not await accept_or_refuse(ws, state):
         return
-    await ws.accept()
     try:
         conv = await _open_session(ws, state)
     except (AuthError, SetupError) as exc:
-        code = (
-            CLOSE_FORBIDDEN
-            if isinstance(exc, ForbiddenError)
-            else CLOSE_UNAUTHORIZED
-            if isinstance(exc, AuthError)
-            else CLOSE_SETUP
-        )
-        with contextlib.suppress(Exception):
-            for frame in atoms.encode(Error(code=exc.code, message=str(exc))):
-                await ws.send_text(frame)
-            await ws.close(code, str(exc)[:120])
+        await refuse(ws, exc, atoms.encode)
         return
     await serve(ws, state, conv, atoms.encode, atoms.decode)
 
 
 async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
     params = atoms.parse_connect_params(ws.query_params)
-    query_token = ws.query_params.get("token")
-    header_token = bearer_token(ws.headers)
-    if query_token and header_token:
-        raise AuthError("send the token in the query or in the header, not both")
-    token = query_token or header_token
+    token = call_token(ws)
     if token and token.startswith("wct_"):
         call = await state.store.consume_call_token(token)
         if call is None:
@@ -90,47 +66,23 @@ async def _open_session(ws: WebSocket, state: ServerState) -> Conversation:
         tenant_id = key.tenant_id
         mode = params.mode
         variables = params.variables
-    conv = Conversation(
-        call_id="call_" + secrets.token_hex(12),
-        session_id="sess_" + secrets.token_hex(12),
+    spec = CallSpec(
+        call_id=new_call_id(),
+        session_id=new_session_id(),
         tenant_id=tenant_id,
-        agent=agent,
         turn_settings=agent.turn_settings,
-        services=state.services if mode == "webcall" else None,
-        recorder=state.store,
         mode=mode,
         sample_rate=params.sample_rate,
         variables=variables,
         dialect="atoms",
         channel="voice" if mode == "webcall" else "chat",
-        on_turn=lambda timing: state.metrics.observe_turn(agent.id, timing),
-        on_barge_in=state.metrics.barge_ins.labels(agent.id).inc,
     )
-    await conv.start()
-    state.metrics.sessions.labels("atoms", mode).inc()
-    return conv
+    return await open_call(state, spec, agent)
 
 
 # --- REST ----------------------------------------------------------------------------------
 
 ApiKeyDep = Annotated[ApiKey, Depends(require_api_key)]
-
-
-class RegisterCallRequest(BaseModel):
-    agent_id: str = Field(min_length=1, max_length=200)
-    mode: Literal["webcall", "chat"] = "webcall"
-    variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
-
-
-class RegisterCallData(BaseModel):
-    access_token: str
-    expires_in: int
-    sample_rate: int
-
-
-class RegisterCallResponse(BaseModel):
-    status: bool = True
-    data: RegisterCallData
 
 
 @router.post(
@@ -147,7 +99,7 @@ async def register_call(
     """A single-use ``wct_`` call token (for browsers) with agent, mode and variables."""
     try:
         data = await issue_call_token(
-            _state(request), key, body.agent_id, mode=body.mode, variables=body.variables
+            state_of(request), key, body.agent_id, mode=body.mode, variables=body.variables
         )
     except ForbiddenError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
@@ -161,7 +113,7 @@ async def issue_call_token(
     key: ApiKey,
     agent_id: str,
     *,
-    mode: Literal["webcall", "chat"] = "webcall",
+    mode: atoms.Mode = "webcall",
     variables: Mapping[str, Any] | None = None,
 ) -> RegisterCallData:
     """Mint a single-use ``wct_`` token for ``agent_id`` on behalf of ``key`` (what
@@ -195,7 +147,7 @@ class ConversationResponse(ResponseModel):
 )
 async def get_conversation(call_id: str, request: Request, key: ApiKeyDep) -> ConversationResponse:
     """A conversation of the key's tenant, with every turn in order."""
-    conv = await _state(request).store.get_conversation(call_id, key.tenant_id)
+    conv = await state_of(request).store.get_conversation(call_id, key.tenant_id)
     if conv is None:
         raise HTTPException(status_code=404, detail=f"no conversation {call_id!r}")
     return ConversationResponse(data=conversation_data(conv))

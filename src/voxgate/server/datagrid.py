@@ -11,30 +11,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket
-from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
 from voxgate.agents.base import HistoryItem
 from voxgate.conversation.engine import Conversation
+from voxgate.conversation.spec import CallSpec
 from voxgate.dialects import datagrid
-from voxgate.errors import AuthError, ForbiddenError, InvalidEvent
+from voxgate.dialects.datagrid import StartMessage, VoiceOptions, VoiceSession
+from voxgate.errors import AuthError, CloseCode, ForbiddenError, InvalidEvent
 from voxgate.events import Error, Ready, StartRequested
-from voxgate.server.auth import api_key_from, bearer_token, require_api_key
+from voxgate.server.auth import api_key_from, require_api_key
+from voxgate.server.calls import (
+    NullRecorder,
+    accept_or_refuse,
+    call_token,
+    new_call_id,
+    new_session_id,
+    open_call,
+    refuse,
+    resume_history,
+)
 from voxgate.server.session import serve
 from voxgate.server.state import ServerState, state_of
-from voxgate.store import ApiKey, NewConversation, NewTurn
+from voxgate.store import ApiKey
 
 log = logging.getLogger(__name__)
 router = APIRouter()
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_SETUP = 4000
 START_TIMEOUT_S = 30.0
 """How long a socket may stay open without a valid ``start``."""
 
@@ -47,18 +53,12 @@ async def _send(ws: WebSocket, event: Error) -> None:
 @router.websocket("/ws/voice")
 async def voice(ws: WebSocket) -> None:
     state = state_of(ws)
-    if state.draining or not state.ready:
-        await ws.send_denial_response(
-            Response("server is draining or not ready; retry with backoff", status_code=503)
-        )
+    if not await accept_or_refuse(ws, state):
         return
-    await ws.accept()
     try:
         grant = await _authenticate(ws, state)
     except AuthError as exc:
-        with contextlib.suppress(Exception):
-            await _send(ws, Error(code=exc.code, message=str(exc)))
-            await ws.close(CLOSE_UNAUTHORIZED, str(exc)[:120])
+        await refuse(ws, exc, datagrid.encode)
         return
     conv = await _wait_for_start(ws, state, grant)
     if conv is None:
@@ -81,11 +81,7 @@ class _Grant:
 
 
 async def _authenticate(ws: WebSocket, state: ServerState) -> _Grant:
-    query_token = ws.query_params.get("token")
-    header_token = bearer_token(ws.headers)
-    if query_token and header_token:
-        raise AuthError("send the token in the query or in the header, not both")
-    token = query_token or header_token
+    token = call_token(ws)
     if token and token.startswith(SESSION_TOKEN_PREFIX):
         granted = await state.store.consume_call_token(token)
         if granted is None:
@@ -114,7 +110,7 @@ async def _wait_for_start(ws: WebSocket, state: ServerState, grant: _Grant) -> C
         except TimeoutError:
             with contextlib.suppress(Exception):
                 await _send(ws, Error(code="no_session", message="no 'start' in time"))
-                await ws.close(CLOSE_SETUP, "no start")
+                await ws.close(CloseCode.SETUP, "no start")
             return None
         if message["type"] == "websocket.disconnect":
             return None
@@ -148,10 +144,10 @@ async def _open(state: ServerState, grant: _Grant, start: StartRequested) -> Con
         if asked is not None and baked is not None and asked != baked:
             raise ValueError("'start' asks for something other than this session token grants")
     options = grant.options
-    resume: list[HistoryItem] | None = None
+    resume: tuple[HistoryItem, ...] | None = None
     agent_id = start.agent_id or grant.agent_id
     conversation_id = start.conversation_id or grant.conversation_id
-    call_id = "call_" + secrets.token_hex(12)
+    call_id = new_call_id()
     if conversation_id is not None:
         record = await state.store.get_conversation(conversation_id, grant.tenant_id)
         if record is None:
@@ -160,13 +156,7 @@ async def _open(state: ServerState, grant: _Grant, start: StartRequested) -> Con
             raise ValueError("that conversation belongs to another agent")
         agent_id = record.agent_id
         call_id = record.id
-        resume = [
-            HistoryItem(
-                role="assistant" if t.role == "assistant" else "user",
-                text=t.heard_text if t.heard_text is not None else t.text,
-            )
-            for t in record.turns
-        ]
+        resume = resume_history(record)
     if agent_id is None:
         raise ValueError("'start' needs an agent_id (or a conversation_id to continue)")
     if grant.key is not None:
@@ -176,14 +166,11 @@ async def _open(state: ServerState, grant: _Grant, start: StartRequested) -> Con
     variables: dict[str, str | int | float | bool] = {}
     if options.user is not None:
         variables.update(options.user.variables())
-    conv = Conversation(
+    spec = CallSpec(
         call_id=call_id,
-        session_id="sess_" + secrets.token_hex(12),
+        session_id=new_session_id(),
         tenant_id=grant.tenant_id,
-        agent=agent,
         turn_settings=agent.turn_settings,
-        services=state.services,
-        recorder=NullRecorder() if options.ephemeral else state.store,
         mode="webcall",
         sample_rate=datagrid.INPUT_RATE,
         output_rate=datagrid.OUTPUT_RATE,
@@ -195,11 +182,9 @@ async def _open(state: ServerState, grant: _Grant, start: StartRequested) -> Con
         silence_timeout_s=options.voice_config.silence_timeout if options.voice_config else None,
         instructions=options.config.system_prompt if options.config else None,
         extra_context=options.initial_context,
-        on_turn=lambda timing: state.metrics.observe_turn(agent.id, timing),
-        on_barge_in=state.metrics.barge_ins.labels(agent.id).inc,
     )
-    await conv.start()
-    state.metrics.sessions.labels("datagrid", "webcall").inc()
+    recorder = NullRecorder() if options.ephemeral else None
+    conv = await open_call(state, spec, agent, recorder=recorder)
     log.info(
         "datagrid session %s: %s %s", conv.session_id, "continues" if resume else "starts", call_id
     )
@@ -210,66 +195,6 @@ async def _open(state: ServerState, grant: _Grant, start: StartRequested) -> Con
 
 SESSION_TOKEN_PREFIX = "vst_"
 SESSION_TOKEN_TTL_S = 60
-
-
-class VoiceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    input_transcription: bool | None = None
-    output_transcription: bool | None = None
-    silence_timeout: float | None = Field(default=None, gt=0, le=3600)
-    """Seconds without speech from either side after which the call ends."""
-    voice_preset: str | None = Field(default=None, max_length=100)
-
-
-class SessionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    system_prompt: str | None = Field(default=None, max_length=8000)
-    custom_prompt: str | None = Field(default=None, max_length=8000)
-
-
-class VoiceUser(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str | None = Field(default=None, max_length=320)
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
-
-    def variables(self) -> dict[str, str]:
-        fields = {"user_email": self.email, "user_first_name": self.first_name}
-        fields["user_last_name"] = self.last_name
-        return {k: v for k, v in fields.items() if v}
-
-
-class VoiceOptions(BaseModel):
-    """What a session opened with ``POST /v1/voice`` asks for."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    agent_id: str | None = Field(default=None, min_length=1, max_length=200)
-    conversation_id: str | None = Field(default=None, min_length=1, max_length=200)
-    config: SessionConfig | None = None
-    initial_message: str | None = Field(default=None, min_length=1, max_length=2000)
-    """The agent answers this instead of greeting."""
-    initial_context: str | None = Field(default=None, max_length=2000)
-    ephemeral: bool = False
-    """Keep nothing of the conversation after the call."""
-    voice_config: VoiceConfig | None = None
-    user: VoiceUser | None = None
-
-
-class StartMessage(BaseModel):
-    type: Literal["start"] = "start"
-    payload: dict[str, str]
-
-
-class VoiceSession(BaseModel):
-    object: Literal["voice.session"] = "voice.session"
-    url: str
-    """The WebSocket URL to open, with a single-use token valid for 60 s."""
-    agent_id: str
-    start_message: StartMessage
 
 
 @router.post(
@@ -320,19 +245,3 @@ async def create_voice_session(
         agent_id=spec.id,
         start_message=StartMessage(payload=datagrid.start_payload(spec.id, body.conversation_id)),
     )
-
-
-class NullRecorder:
-    """Keeps nothing: the recorder of ephemeral sessions."""
-
-    async def create_conversation(self, conv: NewConversation) -> None:
-        pass
-
-    async def reopen_conversation(self, conversation_id: str) -> None:
-        pass
-
-    async def add_turn(self, conversation_id: str, turn: NewTurn) -> int:
-        return 0
-
-    async def end_conversation(self, conversation_id: str, reason: str, ended_at: datetime) -> None:
-        pass

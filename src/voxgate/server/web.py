@@ -26,8 +26,9 @@ from fastapi.security import APIKeyCookie
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from voxgate.dialects.atoms import RegisterCallResponse
 from voxgate.errors import AuthError, ForbiddenError, SetupError
-from voxgate.server.atoms import RegisterCallResponse, issue_call_token
+from voxgate.server.atoms import issue_call_token
 from voxgate.server.auth import api_key_from
 from voxgate.server.openapi import error_responses
 from voxgate.server.serialize import ResponseModel, Timestamp

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from voxgate.audio.pcm import Float32Array, Int16Array
+from voxgate.speech.base import Speech
 from voxgate.speech.stt import WhisperSTT
 from voxgate.speech.tts import PiperTTS
 from voxgate.speech.turn_model import SmartTurn
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 
 class SpeechServices:
     """VAD pool, STT and TTS, loaded once. Build with :meth:`load` (blocking; run it in a
-    thread), share across conversations, and :meth:`close` at shutdown."""
+    thread), share across conversations (hand them :attr:`speech`), and :meth:`close` at
+    shutdown. It is the :class:`~voxgate.speech.base.Transcriber`, ``Synthesizer`` and
+    ``TurnModel`` of every call, running the models in one bounded thread pool."""
 
     def __init__(
         self,
@@ -39,6 +42,15 @@ class SpeechServices:
         self._tts_cache: OrderedDict[str, Int16Array] = OrderedDict()
         self._tts_cache_entries = tts_cache_entries
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="voxgate-infer")
+        self.speech = Speech(
+            vad=vad, stt=self, tts=self, turn_model=self if turn_model is not None else None
+        )
+        """What a conversation needs of these models."""
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the audio :meth:`synthesize` returns."""
+        return self.tts.sample_rate
 
     @classmethod
     def load(

