@@ -26,13 +26,14 @@ def test_the_five_client_events_with_or_without_prefix(prefix: str) -> None:
         ("HEARTBEAT", {}),
     ]:
         msg = wire.decode_client(json.dumps({"type": prefix + kind, "payload": payload}))
-        assert msg.type == kind and msg.payload == payload
+        assert msg.TYPE == kind and wire.client_payload(msg) == payload
 
 
 def test_client_event_id_is_kept_for_the_receipt() -> None:
     frame = wire.encode_client("USER_MESSAGE", {"text": "hi"}, client_event_id="c1")
     msg = wire.decode_client(frame)
-    assert msg.client_event_id == "c1" and msg.text == "hi"
+    assert isinstance(msg, wire.UserMessage)
+    assert wire.client_event_id(msg) == "c1" and msg.text == "hi"
     assert wire.receipt(msg.custom) == {"custom": {"client_event_id": "c1"}}
     assert wire.receipt({}) is None
 
@@ -84,7 +85,7 @@ def test_server_envelope_and_batch_round_trip() -> None:
     events = [
         wire.ServerEvent(
             type="SESSION_START",
-            payload=wire.session_start_payload(streaming=True),
+            payload=wire.payload_of(wire.SessionStart(streaming=True)),
             id="e1",
             sequence=1,
             timestamp=AT,

@@ -35,6 +35,7 @@ from voxgate.server import (
 )
 from voxgate.server.messaging_auth import SESSION_IDLE_TIMEOUT_S
 from voxgate.server.serialize import ResponseModel
+from voxgate.server.signing import Signers, server_secret
 from voxgate.server.state import ServerState, state_of
 from voxgate.speech.services import SpeechServices
 from voxgate.store import Store
@@ -110,12 +111,15 @@ async def prepare_state(
     try:
         names = {"default"} | {spec.tenant for spec, _path in specs.values()}
         tenant_ids = {name: await store.ensure_tenant(name) for name in sorted(names)}
+        secret = server_secret(settings)
         state = ServerState(
             settings=settings,
             store=store,
             specs=specs,
             tenant_ids=tenant_ids,
             http=httpx.AsyncClient(follow_redirects=False),
+            secret=secret,
+            signers=Signers.of(secret),
             embedder=embedder,
         )
         await _ensure_dev_key(state)
@@ -229,9 +233,7 @@ def create_app(
 
             loading = asyncio.create_task(load())
         # Messaging sessions idle for 10 minutes end (REASON_USER_ABANDONED).
-        sweeper = asyncio.create_task(
-            messaging_ws.service_of(state).sweep_forever(SESSION_IDLE_TIMEOUT_S)
-        )
+        sweeper = asyncio.create_task(state.messaging.sweep_forever(SESSION_IDLE_TIMEOUT_S))
         try:
             yield
         finally:
