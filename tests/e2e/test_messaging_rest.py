@@ -369,7 +369,7 @@ async def test_session_for(http: httpx.AsyncClient, server: RunningServer) -> No
     server.call(state.store.end_messaging_session(session_id, "user_end", datetime.now(UTC)))
     with pytest.raises(SessionEndedError) as ended:
         server.call(session_for(state, session_id, access))
-    assert ended.value.status_code == 404
+    assert ended.value.http_status == 404
 
     server.call(state.store.revoke_connector(reg.connector.id))
     with pytest.raises(AuthError, match="revoked"):
