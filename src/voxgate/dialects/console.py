@@ -40,6 +40,9 @@ timed out, or it is not in your queues), ``not_your_chat`` (not a live chat of y
 ``not_found`` (no such handed-over call in your queues), ``server_error``. A frame that
 cannot be a request raises :class:`BadRequest`, whose :meth:`BadRequest.reply` is the
 ``error`` to send; the socket goes on.
+
+One concept, the whole vocabulary of one protocol with its codec, so it runs past 500
+lines: most of them are the message declarations.
 """
 
 from __future__ import annotations

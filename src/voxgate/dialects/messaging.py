@@ -8,6 +8,9 @@ Client frames decode into :data:`ClientEvent`; what the server says in a session
 :data:`SessionEvent`, turned into its wire type and payload by :func:`to_log` (vendor
 field names stay in this module). Sent and logged events travel in a :class:`ServerEvent`
 envelope with their id, sequence and time. Match on the unions with ``assert_never``.
+
+One concept, the whole vocabulary of one protocol with its codec, so it runs past 500
+lines: most of them are the event declarations.
 """
 
 from __future__ import annotations

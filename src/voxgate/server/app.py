@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +24,6 @@ from voxgate.config import Settings
 from voxgate.server import (
     atoms,
     chat_widget,
-    console,
     conversations,
     datagrid,
     events,
@@ -33,6 +33,8 @@ from voxgate.server import (
     openapi,
     web,
 )
+from voxgate.server.console import signin as console_signin
+from voxgate.server.console import socket as console_socket
 from voxgate.server.messaging_auth import SESSION_IDLE_TIMEOUT_S
 from voxgate.server.serialize import ResponseModel
 from voxgate.server.signing import Signers, server_secret
@@ -309,7 +311,13 @@ def create_app(
     app.include_router(messaging_rest.router, tags=["messaging"])
     app.include_router(messaging_ws.router)
     web.install(app)
-    console.install(app)
+    app.include_router(console_signin.router)
+    app.include_router(console_socket.router)
+    app.mount(
+        "/console/static",
+        StaticFiles(directory=console_signin.CONSOLE_DIR),
+        name="console-static",
+    )
     chat_widget.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)
