@@ -26,13 +26,14 @@ def test_the_five_client_events_with_or_without_prefix(prefix: str) -> None:
         ("HEARTBEAT", {}),
     ]:
         msg = wire.decode_client(json.dumps({"type": prefix + kind, "payload": payload}))
-        assert msg.type == kind and msg.payload == payload
+        assert msg.TYPE == kind and wire.client_payload(msg) == payload
 
 
 def test_client_event_id_is_kept_for_the_receipt() -> None:
     frame = wire.encode_client("USER_MESSAGE", {"text": "hi"}, client_event_id="c1")
     msg = wire.decode_client(frame)
-    assert msg.client_event_id == "c1" and msg.text == "hi"
+    assert isinstance(msg, wire.UserMessage)
+    assert wire.client_event_id(msg) == "c1" and msg.text == "hi"
     assert wire.receipt(msg.custom) == {"custom": {"client_event_id": "c1"}}
     assert wire.receipt({}) is None
 
@@ -84,7 +85,7 @@ def test_server_envelope_and_batch_round_trip() -> None:
     events = [
         wire.ServerEvent(
             type="SESSION_START",
-            payload=wire.session_start_payload(streaming=True),
+            payload=wire.payload_of(wire.SessionStart(streaming=True)),
             id="e1",
             sequence=1,
             timestamp=AT,
@@ -123,3 +124,45 @@ def test_streamed_words_join_into_the_stripped_message(pieces: list[str]) -> Non
         chunks += words
     assert "".join(chunks) == "".join(pieces).strip()
     assert all(c.strip() for c in chunks)  # no empty chunks
+
+
+customs = st.dictionaries(
+    st.sampled_from(["client_event_id", "app"]), st.text(max_size=8), max_size=2
+)
+client_events = st.one_of(
+    st.builds(wire.JoinRequest, custom=customs),
+    st.builds(
+        wire.UserMessage,
+        text=st.text(min_size=1, max_size=40).filter(str.strip),
+        custom=customs,
+    ),
+    st.builds(wire.UserTyping, typing=st.booleans(), custom=customs),
+    st.builds(wire.EndRequest, custom=customs),
+    st.builds(wire.Heartbeat, custom=customs),
+)
+
+
+@given(client_events)
+def test_client_events_round_trip(event: wire.ClientEvent) -> None:
+    assert wire.decode_client(wire.encode_client_event(event)) == event
+
+
+def test_session_events_on_the_wire() -> None:
+    assert wire.to_log(wire.HandoffQueueStatus(queue="q", position=2, estimated_wait_s=9)) == (
+        "HANDOFF_QUEUE_STATUS",
+        {"queue_name": "q", "position_in_queue": 2, "estimated_wait_seconds": 9},
+    )
+    assert wire.to_log(wire.LiveAgentTyping(agent_id="u", typing=False)) == (
+        "LIVE_AGENT_TYPING",
+        {"state": "TYPING_STATE_STOPPED", "agent_id": "u"},
+    )
+    chunk = wire.AgentMessageChunk(message_id="m", text="hi", chunk_index=1, is_complete=False)
+    assert wire.payload_of(chunk) == {
+        "message_id": "m",
+        "text": "hi",
+        "chunk_index": 1,
+        "is_complete": False,
+        "attachments": [],
+        "response_suggestions": [],
+    }
+    assert wire.SystemMessage.TYPE in wire.TRANSIENT_TYPES

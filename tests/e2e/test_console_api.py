@@ -21,9 +21,9 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import InvalidStatus
 
-from voxgate.server import console
-from voxgate.server.messaging_ws import service_of
-from voxgate.server.signing import Signer, server_secret
+from voxgate.dialects import console as console_wire
+from voxgate.server.console import signin
+from voxgate.server.throttle import LoginThrottle
 from voxgate.store import ConsoleUser, NewConversation, NewToolCall, NewTurn
 
 from .conftest import RunningServer
@@ -51,7 +51,7 @@ def create_user(
 
 def online(server: RunningServer, tenant: str, queue: str) -> int:
     async def count() -> int:
-        return service_of(server.state).queues.online(server.state.tenant_ids[tenant], queue)
+        return server.state.messaging.queues.online(server.state.tenant_ids[tenant], queue)
 
     return server.call(count())
 
@@ -67,10 +67,9 @@ def wait_signed_out(server: RunningServer, tenant: str = "default", queue: str =
 
 def view(server: RunningServer, user: ConsoleUser) -> list[dict[str, Any]]:
     async def snapshot() -> list[dict[str, Any]]:
-        return [
-            {"name": q.name, "waiting": q.waiting}
-            for q in service_of(server.state).queues.view(user)
-        ]
+        queues = tuple(server.state.messaging.queues.view(user))
+        shown = json.loads(console_wire.encode(console_wire.Queues(queues=queues)))["queues"]
+        return [{"name": q["name"], "waiting": q["waiting"]} for q in shown]
 
     return server.call(snapshot())
 
@@ -93,11 +92,11 @@ async def login(http: httpx.AsyncClient, username: str, password: str = PASSWORD
         "/console/login", json={"username": username, "password": password}, headers=JSON_HEADERS
     )
     assert r.status_code == 200, r.text
-    return r.cookies[console.COOKIE]
+    return r.cookies[signin.SESSION.name]
 
 
 async def open_console(server: RunningServer, cookie: str | None) -> ClientConnection:
-    headers = {"Cookie": f"{console.COOKIE}={cookie}"} if cookie else {}
+    headers = {"Cookie": f"{signin.SESSION.name}={cookie}"} if cookie else {}
     return await websockets.connect(f"{server.ws_url}/console/ws", additional_headers=headers)
 
 
@@ -184,8 +183,8 @@ async def test_bad_logins(http: httpx.AsyncClient, ann: ConsoleUser) -> None:
         headers=JSON_HEADERS,
     )
     assert_error(r, 401)
-    assert time.monotonic() - started >= console.FAILED_LOGIN_DELAY_S
-    assert console.COOKIE not in r.headers.get("set-cookie", "")
+    assert time.monotonic() - started >= signin.FAILED_LOGIN_DELAY_S
+    assert signin.SESSION.name not in r.headers.get("set-cookie", "")
     r = await http.post(
         "/console/login",
         json={"username": "nobody-here", "password": PASSWORD},
@@ -222,12 +221,12 @@ async def test_form_login(http: httpx.AsyncClient, ann: ConsoleUser) -> None:
     assert (await http.post("/console/login", data=no_token)).status_code == 403
     ok = await http.post("/console/login", data={**form, "password": PASSWORD})
     assert ok.status_code == 303 and ok.headers["location"] == "/console"
-    assert console.COOKIE in ok.cookies
+    assert signin.SESSION.name in ok.cookies
     assert 'id="queues"' in (await http.get("/console")).text
 
 
 def test_throttle_counts_failures_in_a_window() -> None:
-    throttle = console.LoginThrottle(limit=3, window_s=60)
+    throttle = LoginThrottle(limit=3, window_s=60)
     for t in (0.0, 1.0, 2.0):
         assert throttle.retry_after("1.2.3.4", now=t) == 0
         throttle.failed("1.2.3.4", now=t)
@@ -247,7 +246,7 @@ async def test_the_socket_needs_the_cookie(
             await open_console(server, cookie)
         assert refused.value.response.status_code == 401
     # A signed value of another purpose (the browser client's) is no console session.
-    other = Signer(server_secret(server.state.settings), "web-session")
+    other = server.state.signers.web_session
     with pytest.raises(InvalidStatus) as refused:
         await open_console(server, other.sign({"user": ann.id, "tenant": ann.tenant_id}, 60))
     assert refused.value.response.status_code == 401
@@ -255,7 +254,7 @@ async def test_the_socket_needs_the_cookie(
     with pytest.raises(InvalidStatus) as refused:
         await websockets.connect(
             f"{server.ws_url}/console/ws",
-            additional_headers={"Cookie": f"{console.COOKIE}={cookie}"},
+            additional_headers={"Cookie": f"{signin.SESSION.name}={cookie}"},
             origin=websockets.Origin("https://evil.example"),
         )
     assert refused.value.response.status_code == 403
@@ -282,7 +281,7 @@ async def test_the_socket_needs_the_cookie(
 async def test_a_console_takes_only_its_own_chats(
     server: RunningServer, http: httpx.AsyncClient, ann: ConsoleUser
 ) -> None:
-    svc = service_of(server.state)
+    svc = server.state.messaging
     bob = create_user(server, ["billing"], name="Bob")  # same tenant, another queue
     zed = create_user(server, ["default"], tenant="acme", name="Zed")  # another tenant
     server.loop.call_soon_threadsafe(svc.queues.sign_in, zed)
@@ -333,7 +332,7 @@ async def test_a_console_takes_only_its_own_chats(
             await ann_ws.send(json.dumps({"type": "typing", "session_id": sid, "state": "started"}))
             live = (await until(chat, of_type("LIVE_AGENT_TYPING")))[-1]["payload"]
             assert live == {"state": "TYPING_STATE_STARTED", "agent_id": ann.id}
-            too_many = [str(n) for n in range(console.MAX_SUGGESTIONS + 1)]
+            too_many = [str(n) for n in range(console_wire.MAX_SUGGESTIONS + 1)]
             bad = {"type": "message", "session_id": sid, "text": "x", "suggestions": too_many}
             await ann_ws.send(json.dumps(bad))
             assert (await receive(ann_ws, kind("error")))["code"] == "bad_request"

@@ -16,7 +16,6 @@ import pytest
 from voxgate.dialects.messaging import ServerEvent
 from voxgate.messaging.hub import live_topic
 from voxgate.messaging.service import MessagingService
-from voxgate.server.messaging_ws import service_of
 from voxgate.store import ConsoleUser
 
 from .chromium import LoopThread, Watched, chromium, watched_page
@@ -150,7 +149,7 @@ def test_full_handoff_in_chromium(
 
 def test_chat_widget_in_chromium(browser: Any, server: RunningServer) -> None:
     store = server.state.store
-    svc = service_of(server.state)
+    svc = server.state.messaging
     connector, token = server.call(
         store.create_connector(
             server.state.tenant_ids["default"], name="widget", agent_id="greeter"
@@ -170,7 +169,7 @@ def test_chat_widget_in_chromium(browser: Any, server: RunningServer) -> None:
 def chat_with_the_widget(
     server: RunningServer, watch: Watched, token: str, human: ConsoleUser
 ) -> None:
-    svc = service_of(server.state)
+    svc = server.state.messaging
     page = watch.page
     chat = "window.voxgateChat"
     page.goto(f"{server.http_url}/chat#token={token}")

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from voxgate.messaging.service import MessagingService
-from voxgate.server.messaging_ws import service_of
 from voxgate.store import ConsoleUser
 
 from .conftest import RunningServer
@@ -22,7 +21,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.models]
 
 
 def service(server: RunningServer) -> MessagingService:
-    return service_of(server.state)
+    return server.state.messaging
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from voxgate.server.messaging_auth import (
     SessionExpiredError,
     SessionNotFoundError,
     issue_access_token,
-    messaging_secret,
     session_for,
     verify_access_token,
 )
@@ -98,7 +97,7 @@ async def test_access_token(
     assert set(body) == {"access_token", "expires_in", "token_type"}
     assert body["expires_in"] == 86400
     assert body["token_type"] == "Bearer"
-    grant = verify_access_token(messaging_secret(server.state.settings), body["access_token"])
+    grant = verify_access_token(server.state.secret, body["access_token"])
     assert grant.connector_id == site.connector.id
     assert grant.tenant_id == server.state.tenant_ids["default"]
     assert grant.host == "example.com"
@@ -270,7 +269,7 @@ async def test_create_session_bad_credentials(
 async def test_create_session_expired_token(
     http: httpx.AsyncClient, server: RunningServer, site: Registered
 ) -> None:
-    secret = messaging_secret(server.state.settings)
+    secret = server.state.secret
     past = datetime.now(UTC) - timedelta(days=1, seconds=1)
     expired = issue_access_token(secret, site.connector, "example.com", now=past)
     response = await http.post(SESSIONS_URL, headers=_bearer(expired), json={})
@@ -370,7 +369,7 @@ async def test_session_for(http: httpx.AsyncClient, server: RunningServer) -> No
     server.call(state.store.end_messaging_session(session_id, "user_end", datetime.now(UTC)))
     with pytest.raises(SessionEndedError) as ended:
         server.call(session_for(state, session_id, access))
-    assert ended.value.status_code == 404
+    assert ended.value.http_status == 404
 
     server.call(state.store.revoke_connector(reg.connector.id))
     with pytest.raises(AuthError, match="revoked"):

@@ -21,7 +21,7 @@ from websockets.exceptions import InvalidStatus
 from voxgate.client import ReconnectPolicy
 from voxgate.client.messaging import MessagingClient, MessagingError
 from voxgate.dialects import messaging as wire
-from voxgate.server.messaging_auth import issue_access_token, messaging_secret
+from voxgate.server.messaging_auth import issue_access_token
 from voxgate.store import Connector
 
 from .conftest import RunningServer, make_settings, start_server
@@ -277,7 +277,7 @@ async def test_handshake_refusals(server: RunningServer) -> None:
     assert await status(session_id=session_id) == 400
     assert await status(session_id=session_id, access_token="nope") == 401
     # An access token past its 24 h.
-    secret = messaging_secret(server.state.settings)
+    secret = server.state.secret
     connector: Connector = (server.call(server.state.store.list_connectors()))[-1]
     old = issue_access_token(secret, connector, HOST, now=datetime.now(UTC) - timedelta(days=2))
     assert await status(session_id=session_id, access_token=old) == 401
@@ -321,12 +321,11 @@ async def test_end_session(server: RunningServer) -> None:
 
 
 async def test_idle_sessions_are_swept_with_session_end(server: RunningServer) -> None:
-    from voxgate.server.messaging_ws import service_of
 
     async with client(server.http_url, register(server)) as chat:
         await until(chat, of_type("SESSION_START"))
         later = datetime.now(UTC) + timedelta(minutes=11)
-        ended = server.call(service_of(server.state).sweep(600, now=later))
+        ended = server.call(server.state.messaging.sweep(600, now=later))
         assert chat.session_id in ended
         events = await until(chat, of_type("SESSION_END"))
         assert events[-1]["payload"] == {"reason": "REASON_USER_ABANDONED"}

@@ -1,2 +1,3 @@
-"""The messaging channel: session event logs with sequences, the agent answering in text,
-and (later) handoff queues and live agents."""
+"""The messaging channel: session event logs with sequences (:mod:`.log`), the agent
+answering in text (:mod:`.service`), the session states (:mod:`.states`), handoff queues
+to live agents (:mod:`.handoff`), and the fan-out to sockets (:mod:`.hub`)."""

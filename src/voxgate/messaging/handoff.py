@@ -7,6 +7,9 @@ documented event sequence.
 within the queue's limit → ``HANDOFF_TIMEOUT``. In both cases the virtual agent comes
 back and says so.
 
+The queues need only a narrow :class:`HandoffHost` (the messaging service is one): it
+logs events, moves the session's state, and brings the virtual agent back.
+
 Queues live in this process (one server; a shared queue across processes would need
 Redis). The session's state and every event are in the store, so a restart loses no
 conversation, only the places in line.
@@ -19,14 +22,15 @@ import logging
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Protocol
 
+from voxgate.dialects import messaging as wire
+from voxgate.dialects.console import QueueView, WaitingChat
 from voxgate.messaging.hub import Hub
+from voxgate.messaging.log import transient
+from voxgate.messaging.states import SessionState
 from voxgate.store import ConsoleUser, MessagingSession
-
-if TYPE_CHECKING:
-    from voxgate.messaging.service import MessagingService
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,34 @@ def console_topic(tenant_id: str) -> str:
     return f"console:{tenant_id}"
 
 
+class HandoffHost(Protocol):
+    """What the queues need of the messaging service."""
+
+    def session_lock(self, session_id: str) -> asyncio.Lock:
+        """Held while a session's events are written."""
+        ...
+
+    async def record(self, session: MessagingSession, event: wire.SessionEvent) -> object:
+        """Append ``event`` to the session's log and send it to its sockets."""
+        ...
+
+    async def set_state(
+        self,
+        session: MessagingSession,
+        to: SessionState,
+        *,
+        current: SessionState,
+        queue_name: str | None = None,
+        live_agent_id: str | None = None,
+    ) -> None:
+        """Move the session from ``current`` to ``to`` (an allowed transition)."""
+        ...
+
+    async def comeback(self, session: MessagingSession, message: str) -> None:
+        """The virtual agent takes the chat back and says ``message``."""
+        ...
+
+
 @dataclass
 class Waiting:
     session: MessagingSession
@@ -58,27 +90,19 @@ class Waiting:
     timer: asyncio.Task[None] | None = None
 
 
-@dataclass
-class QueueView:
-    """A queue as a console shows it."""
-
-    name: str
-    waiting: list[dict[str, Any]] = field(default_factory=list)
-    online: int = 0
-
-
 class Queues:
     """The handoff queues of one server process."""
 
     def __init__(
         self,
-        service: MessagingService,
+        host: HandoffHost,
+        hub: Hub,
         *,
         timeout_for: Callable[[MessagingSession], float],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.service = service
-        self.hub: Hub = service.hub
+        self.host = host
+        self.hub = hub
         self.timeout_for = timeout_for
         self.clock = clock
         self._online: defaultdict[QueueKey, dict[str, int]] = defaultdict(dict)
@@ -111,27 +135,26 @@ class Queues:
     def view(self, user: ConsoleUser) -> list[QueueView]:
         """The queues ``user`` works, with who waits in them, first in line first."""
         now = self.clock()
-        out = []
-        for name in user.queues:
-            key = (user.tenant_id, name)
-            view = QueueView(name=name, online=self.online(*key))
-            for position, w in enumerate(self._waiting.get(key, []), 1):
-                view.waiting.append(
-                    {
-                        "session_id": w.session.id,
-                        "position": position,
-                        "waited_s": round(now - w.since, 1),
-                        "platform": w.session.platform,
-                        "reason": w.reason,
-                    }
-                )
-            out.append(view)
-        return out
+        return [
+            QueueView(
+                name=name,
+                online=self.online(user.tenant_id, name),
+                waiting=tuple(
+                    WaitingChat(
+                        session_id=w.session.id,
+                        position=position,
+                        waited_s=round(now - w.since, 1),
+                        platform=w.session.platform,
+                        reason=w.reason,
+                    )
+                    for position, w in enumerate(self._waiting.get((user.tenant_id, name), []), 1)
+                ),
+            )
+            for name in user.queues
+        ]
 
     def _changed(self, tenant_id: str) -> None:
-        from voxgate.messaging.service import transient
-
-        self.hub.publish(console_topic(tenant_id), transient("QUEUES_CHANGED", {}))
+        self.hub.publish(console_topic(tenant_id), transient(wire.QueuesChanged()))
 
     # --- the user's side ------------------------------------------------------------------
 
@@ -144,17 +167,17 @@ class Queues:
 
     async def request(self, session: MessagingSession, queue: str, reason: str) -> None:
         """The virtual agent hands over (called with the session's lock held)."""
-        service = self.service
-        await service.record(session, "POLY_AGENT_TRIGGERED_HANDOFF", {"reason": "AGENT_DECISION"})
-        await service.record(session, "POLY_AGENT_LEFT", {})
+        host = self.host
+        await host.record(session, wire.AgentTriggeredHandoff())
+        await host.record(session, wire.AgentLeft())
         key = (session.tenant_id, queue)
         if self.online(*key) == 0:
-            await service.record(session, "HANDOFF_FAILED", {"queue_name": queue})
-            await service.comeback(session, FAILED_MESSAGE)
+            await host.record(session, wire.HandoffFailed(queue=queue))
+            await host.comeback(session, FAILED_MESSAGE)
             return
-        await service.record(session, "HANDOFF_ACCEPTED", {"queue_name": queue})
-        await service.store.set_messaging_session_state(
-            session.id, state="queued", queue_name=queue
+        await host.record(session, wire.HandoffAccepted(queue=queue))
+        await host.set_state(
+            session, SessionState.QUEUED, current=SessionState.AGENT, queue_name=queue
         )
         waiting = Waiting(session=session, queue=queue, reason=reason, since=self.clock())
         async with self._lock:
@@ -169,15 +192,10 @@ class Queues:
         for position, w in enumerate(list(self._waiting.get(key, [])), 1):
             if position < from_position:
                 continue
-            await self.service.record(
-                w.session,
-                "HANDOFF_QUEUE_STATUS",
-                {
-                    "queue_name": w.queue,
-                    "position_in_queue": position,
-                    "estimated_wait_seconds": self.estimate(key, position),
-                },
+            status = wire.HandoffQueueStatus(
+                queue=w.queue, position=position, estimated_wait_s=self.estimate(key, position)
             )
+            await self.host.record(w.session, status)
 
     async def _remove(self, session_id: str) -> tuple[Waiting, int] | None:
         async with self._lock:
@@ -195,15 +213,14 @@ class Queues:
         removed = await self._remove(waiting.session.id)
         if removed is None:
             return
-        key = (waiting.session.tenant_id, waiting.queue)
-        async with self.service.session_lock(waiting.session.id):
-            await self.service.record(
-                waiting.session, "HANDOFF_TIMEOUT", {"queue_name": waiting.queue}
-            )
-            await self.service.store.set_messaging_session_state(waiting.session.id, state="agent")
-            await self.service.comeback(waiting.session, TIMEOUT_MESSAGE)
+        session = waiting.session
+        key = (session.tenant_id, waiting.queue)
+        async with self.host.session_lock(session.id):
+            await self.host.record(session, wire.HandoffTimeout(queue=waiting.queue))
+            await self.host.set_state(session, SessionState.AGENT, current=SessionState.QUEUED)
+            await self.host.comeback(session, TIMEOUT_MESSAGE)
         await self._statuses(key, removed[1])
-        self._changed(waiting.session.tenant_id)
+        self._changed(session.tenant_id)
 
     async def leave(self, session_id: str) -> None:
         """The session ended while it waited."""
@@ -233,12 +250,16 @@ class Queues:
                 waiting.timer.cancel()
             self._waits[key].append(self.clock() - waiting.since)
         session = waiting.session
-        async with self.service.session_lock(session.id):
-            await self.service.store.set_messaging_session_state(
-                session.id, state="live", queue_name=waiting.queue, live_agent_id=user.id
+        async with self.host.session_lock(session.id):
+            await self.host.set_state(
+                session,
+                SessionState.LIVE,
+                current=SessionState.QUEUED,
+                queue_name=waiting.queue,
+                live_agent_id=user.id,
             )
-            agent = {"id": user.id, "name": user.display_name, "avatar_url": ""}
-            await self.service.record(session, "LIVE_AGENT_JOINED", {"agent": agent})
+            joined = wire.LiveAgentJoined(agent_id=user.id, agent_name=user.display_name)
+            await self.host.record(session, joined)
         await self._statuses(key, position)
         self._changed(user.tenant_id)
         return session

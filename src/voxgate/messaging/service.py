@@ -13,8 +13,8 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, assert_never
 
 from voxgate.agents.base import (
     Agent,
@@ -28,10 +28,12 @@ from voxgate.agents.base import (
     ToolStatus,
 )
 from voxgate.dialects import messaging as wire
-from voxgate.dialects.messaging import ClientMessage, ServerEvent
+from voxgate.dialects.messaging import ClientEvent, ServerEvent, SessionEvent
 from voxgate.messaging.handoff import Queues
 from voxgate.messaging.hub import Hub, live_topic, session_topic
-from voxgate.store import ConsoleUser, MessagingEvent, MessagingSession, NewTurn, Store
+from voxgate.messaging.log import from_log, transient, utcnow
+from voxgate.messaging.states import SessionState, transition
+from voxgate.store import ConsoleUser, MessagingSession, NewTurn, Store
 
 log = logging.getLogger(__name__)
 WORDS = re.compile(r"\s*\S+")
@@ -56,21 +58,6 @@ class Runtimes(Protocol):
     def runtime(self, agent_id: str) -> Agent: ...
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def from_log(event: MessagingEvent) -> ServerEvent:
-    return ServerEvent(
-        type=event.type,
-        payload=event.payload,
-        id=event.id,
-        sequence=event.sequence,
-        timestamp=event.timestamp,
-        metadata=event.metadata,
-    )
-
-
 class MessagingService:
     """Shared by every messaging socket of a server process."""
 
@@ -81,7 +68,7 @@ class MessagingService:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._agent_state: dict[str, dict[str, Any]] = {}
-        self.queues = Queues(self, timeout_for=self._queue_timeout)
+        self.queues = Queues(self, self.hub, timeout_for=self._queue_timeout)
 
     def _queue_timeout(self, session: MessagingSession) -> float:
         spec = getattr(self.agents.runtime(session.agent_id), "spec", None)
@@ -92,27 +79,21 @@ class MessagingService:
     async def record(
         self,
         session: MessagingSession,
-        type: str,
-        payload: dict[str, Any],
+        event: SessionEvent,
         metadata: dict[str, Any] | None = None,
     ) -> ServerEvent:
         """Append to the session's log, then send to its sockets."""
+        type, payload = wire.to_log(event)
         logged = await self.store.append_messaging_event(session.id, type, payload, metadata)
-        event = from_log(logged)
-        self.hub.publish(session_topic(session.id), event)
-        return event
+        sent = from_log(logged)
+        self.hub.publish(session_topic(session.id), sent)
+        return sent
 
-    def announce(
-        self,
-        session: MessagingSession,
-        type: str,
-        payload: dict[str, Any],
-        metadata: dict[str, Any] | None = None,
-    ) -> ServerEvent:
+    def announce(self, session: MessagingSession, event: SessionEvent) -> ServerEvent:
         """Send a transient event to the session's sockets (not logged)."""
-        event = transient(type, payload, metadata)
-        self.hub.publish(session_topic(session.id), event)
-        return event
+        sent = transient(event)
+        self.hub.publish(session_topic(session.id), sent)
+        return sent
 
     async def backlog(self, session: MessagingSession, after: int) -> list[ServerEvent]:
         """Everything after ``after`` (a new session's log starts with ``SESSION_START``)."""
@@ -121,10 +102,8 @@ class MessagingService:
             async with self.session_lock(session.id):
                 events = await self.store.list_messaging_events(session.id, 0)
                 if not events:
-                    payload = wire.session_start_payload(streaming=session.streaming)
-                    first = await self.store.append_messaging_event(
-                        session.id, "SESSION_START", payload
-                    )
+                    type, payload = wire.to_log(wire.SessionStart(streaming=session.streaming))
+                    first = await self.store.append_messaging_event(session.id, type, payload)
                     events = [first]
         return [from_log(e) for e in events]
 
@@ -135,45 +114,59 @@ class MessagingService:
             lock = self._locks[session_id] = asyncio.Lock()
         return lock
 
+    async def set_state(
+        self,
+        session: MessagingSession,
+        to: SessionState,
+        *,
+        current: SessionState,
+        queue_name: str | None = None,
+        live_agent_id: str | None = None,
+    ) -> None:
+        """Move the session from ``current`` to ``to``. Raises
+        :class:`~voxgate.messaging.states.IllegalTransition` for a move the table refuses."""
+        transition(current, to)
+        await self.store.set_messaging_session_state(
+            session.id, state=to, queue_name=queue_name, live_agent_id=live_agent_id
+        )
+
     # --- client events --------------------------------------------------------------------
 
-    async def handle(self, session: MessagingSession, msg: ClientMessage, reply: Send) -> None:
+    async def handle(self, session: MessagingSession, event: ClientEvent, reply: Send) -> None:
         """One client event from one socket. ``reply`` answers that socket alone. The work
         is the service's, not the socket's: if the socket dies meanwhile, it still finishes
         (the client reads the result back with its cursor)."""
-        task = asyncio.ensure_future(self._handle(session, msg, reply))
+        task = asyncio.ensure_future(self._handle(session, event, reply))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         await asyncio.shield(task)
 
-    async def _handle(self, session: MessagingSession, msg: ClientMessage, reply: Send) -> None:
-        receipt = wire.receipt(msg.custom)
-        match msg.type:
-            case "HEARTBEAT":
-                reply(transient("HEARTBEAT", {}, receipt))
+    async def _handle(self, session: MessagingSession, event: ClientEvent, reply: Send) -> None:
+        receipt = wire.receipt(event.custom)
+        match event:
+            case wire.Heartbeat():
+                reply(transient(wire.HeartbeatEcho(), receipt))
                 await self.store.touch_messaging_session(session.id, utcnow())
-            case "USER_TYPING":
+            case wire.UserTyping():
                 await self.store.touch_messaging_session(session.id, utcnow())
-                self.hub.publish(live_topic(session.id), transient("USER_TYPING", msg.payload))
-            case "REQUEST_POLY_AGENT_JOIN":
+                shown = transient(wire.UserTypingShown(typing=event.typing))
+                self.hub.publish(live_topic(session.id), shown)
+            case wire.JoinRequest():
                 async with self.session_lock(session.id):
                     await self._join(session, receipt)
-            case "USER_MESSAGE":
-                await self._user_message(session, msg.text, receipt)
-            case "USER_END_SESSION":
+            case wire.UserMessage():
+                await self._user_message(session, event.text, receipt)
+            case wire.EndRequest():
                 async with self.session_lock(session.id):
                     await self.end(session, "REASON_USER_END", receipt)
-            case _:  # decode_client admits only the five
-                raise AssertionError(msg.type)
+            case _:
+                assert_never(event)
 
     async def _join(self, session: MessagingSession, receipt: dict[str, Any] | None) -> None:
-        if await self._has(session, "POLY_AGENT_JOINED"):
+        if await self._has(session, wire.AgentJoined.TYPE):
             return  # a client that re-sends the join after a reconnect
         agent = self.agents.runtime(session.agent_id)
-        name = agent_name(agent)
-        await self.record(
-            session, "POLY_AGENT_JOINED", {"agent_name": name, "agent_avatar_url": ""}, receipt
-        )
+        await self.record(session, wire.AgentJoined(agent_name=agent_name(agent)), receipt)
         greeting = agent.greeting(await self._context(session))
         if greeting:
             out = Outgoing(self, session)
@@ -188,25 +181,13 @@ class MessagingService:
     ) -> None:
         now = utcnow()
         async with self.session_lock(session.id):
-            message_id = "msg_" + uuid.uuid4().hex
-            await self.record(
-                session, "USER_MESSAGE", {"message_id": message_id, "text": text}, receipt
-            )
-            await self.store.add_turn(
-                session.conversation_id,
-                NewTurn(
-                    role="user",
-                    text=text,
-                    heard_text=None,
-                    interrupted=False,
-                    started_at=now,
-                    ended_at=now,
-                ),
-            )
+            logged = wire.UserMessageLogged(message_id=_message_id(), text=text)
+            await self.record(session, logged, receipt)
+            await self.store.add_turn(session.conversation_id, _turn("user", text, now))
         current = await self.store.get_messaging_session(session.id)
         if current is None or current.ended_at is not None:
             return
-        if current.state == "agent":
+        if current.state == SessionState.AGENT:
             task = asyncio.create_task(self._answer(current, text))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -216,7 +197,7 @@ class MessagingService:
         chunks when the session asked for streaming)."""
         try:
             async with self.session_lock(session.id):
-                self.announce(session, "POLY_AGENT_THINKING", {})
+                self.announce(session, wire.AgentThinking())
                 agent = self.agents.runtime(session.agent_id)
                 context = await self._context(session, exclude_last=True)
                 out = Outgoing(self, session)
@@ -238,11 +219,8 @@ class MessagingService:
                     await self.queues.request(session, after.queue, after.reason)
         except Exception:
             log.exception("messaging session %s: the agent could not reply", session.id)
-            self.announce(
-                session,
-                "SYSTEM_MESSAGE",
-                wire.system_message_payload("ERROR", "the agent could not reply; try again"),
-            )
+            message = "the agent could not reply; try again"
+            self.announce(session, wire.SystemMessage(level="ERROR", message=message))
 
     async def end(
         self, session: MessagingSession, reason: wire.EndReason, receipt: dict[str, Any] | None
@@ -251,19 +229,17 @@ class MessagingService:
         current = await self.store.get_messaging_session(session.id)
         if current is None or current.ended_at is not None:
             return
-        if current.state == "queued":
+        transition(current.state, SessionState.ENDED)
+        if current.state == SessionState.QUEUED:
             await self.queues.leave(session.id)
-        await self.record(session, "SESSION_END", {"reason": reason}, receipt)
+        await self.record(session, wire.SessionEnd(reason=reason), receipt)
         await self.store.end_messaging_session(session.id, reason, utcnow())
 
     async def comeback(self, session: MessagingSession, message: str) -> None:
-        """The virtual agent takes the chat back (handoff failed or timed out)."""
-        await self.store.set_messaging_session_state(session.id, state="agent")
+        """The virtual agent takes the chat back (handoff failed or timed out; the
+        session is in state ``agent``) and says ``message``."""
         agent = self.agents.runtime(session.agent_id)
-        name = agent_name(agent)
-        await self.record(
-            session, "POLY_AGENT_JOINED", {"agent_name": name, "agent_avatar_url": ""}
-        )
+        await self.record(session, wire.AgentJoined(agent_name=agent_name(agent)))
         out = Outgoing(self, session)
         await out.add(message)
         await out.finish()
@@ -275,7 +251,7 @@ class MessagingService:
         if (
             session is None
             or session.tenant_id != user.tenant_id
-            or session.state != "live"
+            or session.state != SessionState.LIVE
             or session.live_agent_id != user.id
         ):
             raise LookupError(f"{session_id[:80]!r} is not a chat you are in")
@@ -290,41 +266,24 @@ class MessagingService:
         if not text:
             raise ValueError("the message is empty")
         async with self.session_lock(session.id):
-            message_id = "msg_" + uuid.uuid4().hex
-            await self.record(
-                session,
-                "LIVE_AGENT_MESSAGE",
-                {
-                    "message_id": message_id,
-                    "agent_id": user.id,
-                    "text": text,
-                    "attachments": [],
-                    "response_suggestions": wire.suggestions_payload(suggestions or []),
-                },
+            message = wire.LiveAgentMessage(
+                message_id=_message_id(),
+                agent_id=user.id,
+                text=text,
+                suggestions=tuple(suggestions or ()),
             )
-            now = utcnow()
-            await self.store.add_turn(
-                session.conversation_id,
-                NewTurn(
-                    role="assistant",
-                    text=text,
-                    heard_text=None,
-                    interrupted=False,
-                    started_at=now,
-                    ended_at=now,
-                ),
-            )
+            await self.record(session, message)
+            await self.store.add_turn(session.conversation_id, _turn("assistant", text, utcnow()))
 
     async def live_typing(self, user: ConsoleUser, session_id: str, typing: bool) -> None:
         session = await self._live(user, session_id)
-        state = wire.TYPING_STARTED if typing else wire.TYPING_STOPPED
-        self.announce(session, "LIVE_AGENT_TYPING", {"state": state, "agent_id": user.id})
+        self.announce(session, wire.LiveAgentTyping(agent_id=user.id, typing=typing))
 
     async def live_end(self, user: ConsoleUser, session_id: str) -> None:
         """The human ends the chat: ``LIVE_AGENT_LEFT``, then ``SESSION_END``."""
         session = await self._live(user, session_id)
         async with self.session_lock(session.id):
-            await self.record(session, "LIVE_AGENT_LEFT", {"agent_id": user.id})
+            await self.record(session, wire.LiveAgentLeft(agent_id=user.id))
             await self.end(session, "REASON_NATURAL_END", None)
 
     async def abandon(self, session: MessagingSession) -> None:
@@ -357,15 +316,14 @@ class MessagingService:
         """End the sessions idle for ``idle_timeout_s`` (``REASON_USER_ABANDONED``), with
         ``SESSION_END`` in their logs and on their sockets; returns their ids."""
         now = now or utcnow()
-        reason = "REASON_USER_ABANDONED"
+        end = wire.SessionEnd(reason="REASON_USER_ABANDONED")
         ended = await self.store.expire_messaging_sessions(
-            now - timedelta(seconds=idle_timeout_s), reason=reason, at=now
+            now - timedelta(seconds=idle_timeout_s), reason=end.reason, at=now
         )
+        type, payload = wire.to_log(end)
         for session_id in ended:
             await self.queues.leave(session_id)
-            logged = await self.store.append_messaging_event(
-                session_id, "SESSION_END", {"reason": reason}
-            )
+            logged = await self.store.append_messaging_event(session_id, type, payload)
             self.hub.publish(session_topic(session_id), from_log(logged))
         return ended
 
@@ -393,26 +351,16 @@ class Outgoing:
     def __init__(self, service: MessagingService, session: MessagingSession) -> None:
         self.service = service
         self.session = session
-        self.message_id = "msg_" + uuid.uuid4().hex
+        self.message_id = _message_id()
         self.pieces: list[str] = []
         self.pending = ""  # whitespace held until the next word
         self.index = 0
-        self.suggestions: list[str] = []
-        self.attachments: list[Attachment] = []
+        self.suggestions: tuple[str, ...] = ()
+        self.attachments: tuple[Attachment, ...] = ()
 
     def extras(self, extras: ReplyExtras) -> None:
         self.suggestions += extras.suggestions
         self.attachments += extras.attachments
-
-    def _payload(self, text: str, *, last: bool = True, **extra: Any) -> dict[str, Any]:
-        """The payload of a message or chunk (suggestions and attachments on the last)."""
-        return {
-            "message_id": self.message_id,
-            "text": text,
-            **extra,
-            "attachments": [attachment_payload(a) for a in self.attachments] if last else [],
-            "response_suggestions": wire.suggestions_payload(self.suggestions) if last else [],
-        }
 
     async def add(self, text: str) -> None:
         self.pieces.append(text)
@@ -421,29 +369,34 @@ class Outgoing:
         words, self.pending = split_words(self.pending + text, first=self.index == 0)
         for word in words:
             self.index += 1
-            payload = self._payload(word, last=False, chunk_index=self.index, is_complete=False)
-            await self.service.record(self.session, "POLY_AGENT_MESSAGE_CHUNK", payload)
+            chunk = wire.AgentMessageChunk(
+                message_id=self.message_id, text=word, chunk_index=self.index, is_complete=False
+            )
+            await self.service.record(self.session, chunk)
 
     async def finish(self) -> str:
         reply = "".join(self.pieces).strip()
         if self.session.streaming and self.index:
-            payload = self._payload("", chunk_index=self.index + 1, is_complete=True)
-            await self.service.record(self.session, "POLY_AGENT_MESSAGE_CHUNK", payload)
-        elif reply:
-            await self.service.record(self.session, "POLY_AGENT_MESSAGE", self._payload(reply))
-        if reply:
-            now = utcnow()
-            await self.service.store.add_turn(
-                self.session.conversation_id,
-                NewTurn(
-                    role="assistant",
-                    text=reply,
-                    heard_text=None,
-                    interrupted=False,
-                    started_at=now,
-                    ended_at=now,
-                ),
+            last = wire.AgentMessageChunk(
+                message_id=self.message_id,
+                text="",
+                chunk_index=self.index + 1,
+                is_complete=True,
+                attachments=self.attachments,
+                suggestions=self.suggestions,
             )
+            await self.service.record(self.session, last)
+        elif reply:
+            message = wire.AgentMessage(
+                message_id=self.message_id,
+                text=reply,
+                attachments=self.attachments,
+                suggestions=self.suggestions,
+            )
+            await self.service.record(self.session, message)
+        if reply:
+            turn = _turn("assistant", reply, utcnow())
+            await self.service.store.add_turn(self.session.conversation_id, turn)
         return reply
 
 
@@ -454,25 +407,11 @@ def agent_name(agent: Agent) -> str:
     return name if isinstance(name, str) and name else agent.id
 
 
-def attachment_payload(attachment: Attachment) -> dict[str, str]:
-    kind = "IMAGE" if attachment.content_type == "image" else "URL"
-    return {
-        "title": attachment.title,
-        "preview_image_url": attachment.preview_image_url,
-        "content_url": attachment.content_url,
-        "content_type": f"ATTACHMENT_CONTENT_TYPE_{kind}",
-        "call_to_action_text": attachment.call_to_action_text,
-    }
+def _message_id() -> str:
+    return "msg_" + uuid.uuid4().hex
 
 
-def transient(
-    type: str, payload: dict[str, Any], metadata: dict[str, Any] | None = None
-) -> ServerEvent:
-    return ServerEvent(
-        type=type,
-        payload=payload,
-        id=str(uuid.uuid4()),
-        sequence=None,
-        timestamp=utcnow(),
-        metadata=metadata,
+def _turn(role: Literal["user", "assistant"], text: str, at: datetime) -> NewTurn:
+    return NewTurn(
+        role=role, text=text, heard_text=None, interrupted=False, started_at=at, ended_at=at
     )

@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,7 +24,6 @@ from voxgate.config import Settings
 from voxgate.server import (
     atoms,
     chat_widget,
-    console,
     conversations,
     datagrid,
     events,
@@ -33,8 +33,11 @@ from voxgate.server import (
     openapi,
     web,
 )
+from voxgate.server.console import signin as console_signin
+from voxgate.server.console import socket as console_socket
 from voxgate.server.messaging_auth import SESSION_IDLE_TIMEOUT_S
 from voxgate.server.serialize import ResponseModel
+from voxgate.server.signing import Signers, server_secret
 from voxgate.server.state import ServerState, state_of
 from voxgate.speech.services import SpeechServices
 from voxgate.store import Store
@@ -110,12 +113,15 @@ async def prepare_state(
     try:
         names = {"default"} | {spec.tenant for spec, _path in specs.values()}
         tenant_ids = {name: await store.ensure_tenant(name) for name in sorted(names)}
+        secret = server_secret(settings)
         state = ServerState(
             settings=settings,
             store=store,
             specs=specs,
             tenant_ids=tenant_ids,
             http=httpx.AsyncClient(follow_redirects=False),
+            secret=secret,
+            signers=Signers.of(secret),
             embedder=embedder,
         )
         await _ensure_dev_key(state)
@@ -229,9 +235,7 @@ def create_app(
 
             loading = asyncio.create_task(load())
         # Messaging sessions idle for 10 minutes end (REASON_USER_ABANDONED).
-        sweeper = asyncio.create_task(
-            messaging_ws.service_of(state).sweep_forever(SESSION_IDLE_TIMEOUT_S)
-        )
+        sweeper = asyncio.create_task(state.messaging.sweep_forever(SESSION_IDLE_TIMEOUT_S))
         try:
             yield
         finally:
@@ -307,7 +311,13 @@ def create_app(
     app.include_router(messaging_rest.router, tags=["messaging"])
     app.include_router(messaging_ws.router)
     web.install(app)
-    console.install(app)
+    app.include_router(console_signin.router)
+    app.include_router(console_socket.router)
+    app.mount(
+        "/console/static",
+        StaticFiles(directory=console_signin.CONSOLE_DIR),
+        name="console-static",
+    )
     chat_widget.install(app)
     openapi.install(app)
     app.add_middleware(BodySizeLimit, limit=settings.max_frame_bytes)

@@ -3,7 +3,7 @@ endpoint makes before it touches a session.
 
 An app holds a connector token (``vmc_…``) and trades it, with its host, for an access
 token (``POST /api/v1/access-token``): a JWT signed with HS256 under a key derived from
-the server secret (:func:`voxgate.server.signing.server_secret`) for this purpose only,
+the server secret (:attr:`ServerState.secret`) for this purpose only,
 so no other value signed with that secret is ever accepted as one. Claims: ``sub`` the
 connector id, ``tid`` its tenant id, ``host`` the (normalized) host, ``iat``, ``exp`` and
 ``typ`` = ``"messaging"``. Servers that share a database must share the secret.
@@ -27,14 +27,11 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import jwt
 
-from voxgate.config import Settings
-from voxgate.errors import AuthError, PeerError
-from voxgate.server.signing import server_secret
+from voxgate.errors import AuthError, UnavailableError
 from voxgate.server.state import ServerState
 from voxgate.store import Connector, MessagingSession, normalize_host
 
@@ -48,12 +45,9 @@ _KEY_PURPOSE = b"voxgate-jwt:messaging-access"
 _REQUIRED_CLAIMS = ("sub", "tid", "host", "iat", "exp", "typ")
 
 
-class SessionUnavailableError(PeerError):
-    """The session named by the client cannot be used: answer HTTP 404 (WebSocket
-    handshake: 404)."""
-
-    code = "404"
-    status_code = 404
+class SessionUnavailableError(UnavailableError):
+    """The session named by the client cannot be used: answer its ``http_status`` (404,
+    also the WebSocket handshake's)."""
 
 
 class SessionNotFoundError(SessionUnavailableError):
@@ -161,21 +155,6 @@ def verify_access_token(secret: bytes, token: str, now: datetime | None = None) 
     )
 
 
-_file_secrets: dict[Path, bytes] = {}
-
-
-def messaging_secret(settings: Settings) -> bytes:
-    """The server secret (:func:`server_secret`); one kept in the data directory is read
-    once per process."""
-    if settings.secret_key is not None:
-        return server_secret(settings)
-    path = settings.data_dir.resolve()
-    found = _file_secrets.get(path)
-    if found is None:
-        found = _file_secrets[path] = server_secret(settings)
-    return found
-
-
 async def authorize(
     state: ServerState, access_token: str | None, now: datetime | None = None
 ) -> tuple[AccessGrant, Connector]:
@@ -183,7 +162,7 @@ async def authorize(
     token's host. Raises :class:`AuthError` (401)."""
     if not access_token:
         raise AuthError("missing access token")
-    grant = verify_access_token(messaging_secret(state.settings), access_token, now)
+    grant = verify_access_token(state.secret, access_token, now)
     connector = await state.store.get_connector(grant.connector_id)
     if connector is None or connector.tenant_id != grant.tenant_id:
         raise AuthError("the connector of this access token no longer exists")

@@ -18,12 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from voxgate.errors import AuthError
 from voxgate.server.auth import bearer_token
-from voxgate.server.messaging_auth import (
-    ACCESS_TOKEN_TTL_S,
-    authorize,
-    issue_access_token,
-    messaging_secret,
-)
+from voxgate.server.messaging_auth import ACCESS_TOKEN_TTL_S, authorize, issue_access_token
 from voxgate.server.openapi import error_responses
 from voxgate.server.serialize import ResponseModel
 from voxgate.server.state import ServerState, state_of
@@ -54,7 +49,7 @@ def _state(request: Request) -> ServerState:
 
 def _unauthorized(exc: AuthError, scheme: str | None = None) -> HTTPException:
     headers = {"WWW-Authenticate": scheme} if scheme else None
-    return HTTPException(status_code=401, detail=str(exc), headers=headers)
+    return HTTPException(status_code=exc.http_status, detail=str(exc), headers=headers)
 
 
 class AccessTokenRequest(BaseModel):
@@ -102,9 +97,7 @@ async def create_access_token(
     connector = await state.store.authenticate_connector(token, x_host)
     if connector is None:
         raise HTTPException(401, "invalid or revoked connector token, or unregistered host")
-    access_token = issue_access_token(
-        messaging_secret(state.settings), connector, x_host, ttl_s=ACCESS_TOKEN_TTL_S
-    )
+    access_token = issue_access_token(state.secret, connector, x_host, ttl_s=ACCESS_TOKEN_TTL_S)
     return AccessTokenResponse(access_token=access_token, expires_in=ACCESS_TOKEN_TTL_S)
 
 

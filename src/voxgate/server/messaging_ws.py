@@ -17,29 +17,19 @@ from fastapi.responses import JSONResponse, Response
 from starlette.websockets import WebSocketDisconnect
 
 from voxgate.dialects import messaging as wire
-from voxgate.errors import AuthError, InvalidEvent
+from voxgate.errors import AuthError, BusyError, CloseCode, InvalidEvent, UnavailableError
 from voxgate.messaging.hub import Subscription, session_topic
-from voxgate.messaging.service import MessagingService, transient, utcnow
-from voxgate.server.messaging_auth import (
-    SESSION_IDLE_TIMEOUT_S,
-    SessionUnavailableError,
-    session_for,
-)
-from voxgate.server.state import ServerState, state_of
+from voxgate.messaging.log import transient, utcnow
+from voxgate.messaging.service import MessagingService
+from voxgate.server.messaging_auth import SESSION_IDLE_TIMEOUT_S, session_for
+from voxgate.server.state import state_of
 from voxgate.store import MessagingSession
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
-CLOSE_NORMAL = 1000
-CLOSE_TRY_AGAIN = 1013
-
-
-def service_of(state: ServerState) -> MessagingService:
-    if state.messaging is None:
-        state.messaging = MessagingService(state.store, state)
-    service: MessagingService = state.messaging
-    return service
+TOO_MANY_CONNECTIONS = 429
+"""The handshake's answer to one connection over ``MAX_CONNECTIONS`` per session."""
 
 
 def _denial(status: int, message: str) -> Response:
@@ -52,27 +42,26 @@ def _denial(status: int, message: str) -> Response:
 async def messaging_socket(ws: WebSocket) -> None:
     state = state_of(ws)
     if state.draining or not state.ready:
-        await ws.send_denial_response(_denial(503, "server is draining or not ready; retry"))
+        busy = BusyError("server is draining or not ready; retry")
+        await ws.send_denial_response(_denial(busy.http_status, str(busy)))
         return
     session_id = ws.query_params.get("session_id")
     token = ws.query_params.get("access_token")
     if not session_id or not token:
-        await ws.send_denial_response(_denial(400, "session_id and access_token are required"))
+        missing = InvalidEvent("session_id and access_token are required")
+        await ws.send_denial_response(_denial(missing.http_status, str(missing)))
         return
     cursor = wire.parse_cursor(ws.query_params.get("cursor"))
     try:
         session = await session_for(state, session_id, token)
-    except AuthError as exc:
-        await ws.send_denial_response(_denial(401, str(exc)))
+    except (AuthError, UnavailableError) as exc:
+        await ws.send_denial_response(_denial(exc.http_status, str(exc)))
         return
-    except SessionUnavailableError as exc:
-        await ws.send_denial_response(_denial(404, str(exc)))
-        return
-    service = service_of(state)
+    service = state.messaging
     topic = session_topic(session.id)
     if service.hub.count(topic) >= wire.MAX_CONNECTIONS:
         await ws.send_denial_response(
-            _denial(429, f"at most {wire.MAX_CONNECTIONS} connections per session")
+            _denial(TOO_MANY_CONNECTIONS, f"at most {wire.MAX_CONNECTIONS} connections per session")
         )
         return
     with service.hub.subscribe(topic) as sub:
@@ -92,7 +81,7 @@ async def messaging_socket(ws: WebSocket) -> None:
             if failure is not None and not isinstance(failure, WebSocketDisconnect):
                 log.error("messaging socket failed", exc_info=failure)
         with contextlib.suppress(Exception):
-            await ws.close(CLOSE_NORMAL)
+            await ws.close(CloseCode.NORMAL)
 
 
 async def _write(ws: WebSocket, sub: Subscription, last: int) -> None:
@@ -105,7 +94,9 @@ async def _write(ws: WebSocket, sub: Subscription, last: int) -> None:
             if not get.done():
                 get.cancel()
                 # Too far behind: the client reconnects with its cursor and loses nothing.
-                await ws.close(CLOSE_TRY_AGAIN, "too far behind; reconnect with your cursor")
+                await ws.close(
+                    CloseCode.TRY_AGAIN_LATER, "too far behind; reconnect with your cursor"
+                )
                 return
             event = get.result()
             if event.sequence is not None:
@@ -113,8 +104,8 @@ async def _write(ws: WebSocket, sub: Subscription, last: int) -> None:
                     continue  # already in the batch
                 last = event.sequence
             await ws.send_text(wire.encode(event))
-            if event.type == "SESSION_END":
-                await ws.close(CLOSE_NORMAL, "session ended")
+            if event.type == wire.SessionEnd.TYPE:
+                await ws.close(CloseCode.NORMAL, "session ended")
                 return
     finally:
         overflow.cancel()
@@ -140,16 +131,16 @@ async def _read(
             sub.put(_error(f"message of {size} bytes is over {wire.MAX_MESSAGE_BYTES}"))
             continue
         try:
-            msg = wire.decode_client(frame)
+            event = wire.decode_client(frame)
         except InvalidEvent as exc:
             sub.put(_error(str(exc)))
             continue
         try:
-            await service.handle(session, msg, sub.put)
+            await service.handle(session, event, sub.put)
         except Exception:
-            log.exception("messaging session %s: could not handle %s", session.id, msg.type)
+            log.exception("messaging session %s: could not handle %s", session.id, event.TYPE)
             sub.put(_error("the server could not handle that event; try again"))
 
 
 def _error(message: str) -> wire.ServerEvent:
-    return transient("SYSTEM_MESSAGE", wire.system_message_payload("ERROR", message))
+    return transient(wire.SystemMessage(level="ERROR", message=message))

@@ -22,6 +22,7 @@ import os
 import secrets
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,23 @@ class Signer:
 
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class Signers:
+    """The server's signers, one per purpose (built once, held in the server state)."""
+
+    web_session: Signer
+    """The browser client's session cookie."""
+    console: Signer
+    """The console's session cookie."""
+    console_form: Signer
+    """The console's sign-in form token (CSRF)."""
+
+    @classmethod
+    def of(cls, secret: bytes) -> Signers:
+        return cls(
+            web_session=Signer(secret, "web-session"),
+            console=Signer(secret, "console"),
+            console_form=Signer(secret, "console-form"),
+        )

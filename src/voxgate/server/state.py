@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 from starlette.requests import HTTPConnection
@@ -15,12 +16,12 @@ from voxgate.agents.spec import AgentSpec
 from voxgate.config import Settings
 from voxgate.conversation.engine import Conversation
 from voxgate.errors import ForbiddenError
+from voxgate.messaging.service import MessagingService
 from voxgate.server.metrics import Metrics
+from voxgate.server.signing import Signers
+from voxgate.server.throttle import LoginThrottle
 from voxgate.speech.services import SpeechServices
 from voxgate.store import ApiKey, Store
-
-if TYPE_CHECKING:
-    from voxgate.messaging.service import MessagingService
 
 
 @dataclass(slots=True)
@@ -31,6 +32,9 @@ class ServerState:
     """Agent definitions by id (known at once; the runtimes are built while loading)."""
     tenant_ids: dict[str, str]
     http: httpx.AsyncClient
+    secret: bytes
+    """The server secret (:func:`~voxgate.server.signing.server_secret`), read once."""
+    signers: Signers
     agents: dict[str, AgentRuntime] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     embedder: Any | None = None
@@ -47,8 +51,17 @@ class ServerState:
     """The development key's secret when this process created it (shown once)."""
     live: set[Conversation] = field(default_factory=set)
     handlers: set[asyncio.Task[None]] = field(default_factory=set)
-    messaging: MessagingService | None = None
-    """Messaging sessions' shared service (made by the first messaging socket)."""
+    messaging: MessagingService = field(init=False)
+    """Messaging sessions' shared service (built with the state)."""
+    console_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    console_chats: defaultdict[str, dict[str, None]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    """The chats each console user accepted (by user id, in order), so that a console
+    opened again (a reload, a second tab) follows them too."""
+
+    def __post_init__(self) -> None:
+        self.messaging = MessagingService(self.store, self)
 
     def agent_tenant_id(self, spec: AgentSpec) -> str:
         return self.tenant_ids[spec.tenant]

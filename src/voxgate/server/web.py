@@ -15,8 +15,6 @@ when the browser sends ``Sec-Fetch-Site`` it must be ``same-origin``.
 
 from __future__ import annotations
 
-import re
-import time
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -27,35 +25,27 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from voxgate.dialects.atoms import RegisterCallResponse
-from voxgate.errors import AuthError, ForbiddenError, SetupError
+from voxgate.errors import AuthError, BusyError, ForbiddenError, NotFoundError, SetupError
 from voxgate.server.atoms import issue_call_token
 from voxgate.server.auth import api_key_from
+from voxgate.server.cookies import CookieSession
 from voxgate.server.openapi import error_responses
+from voxgate.server.pages import file_page
 from voxgate.server.serialize import ResponseModel, Timestamp
-from voxgate.server.signing import Signer, server_secret
 from voxgate.server.state import ServerState, state_of
 from voxgate.store import ApiKey
 from voxgate.web import STATIC_DIR
 
-COOKIE = "voxgate_web"
-COOKIE_PATH = "/web"
-CSRF_HEADER = "X-Voxgate-Web"
-SIGN_PURPOSE = "web-session"
+SESSION = CookieSession(name="voxgate_web", path="/web", csrf_header="X-Voxgate-Web")
+COOKIE = SESSION.name
+CSRF_HEADER = SESSION.csrf_header
 
-# The page loads only its own scripts, styles and worklets, and talks to this host only
-# ({host}: browsers that predate CSP 3 do not count ws:// of the same host as 'self').
+# The page loads only its own scripts, styles and worklets, and talks to this host only.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' ws://{host} wss://{host}; media-src 'self'; frame-ancestors 'none'; "
     "base-uri 'none'; form-action 'self'"
 )
-CSP_SELF_ONLY = CSP.replace(" ws://{host} wss://{host}", "")
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
-PAGE_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
 
 router = APIRouter()
 
@@ -76,20 +66,6 @@ def _state(request: Request) -> ServerState:
     return state
 
 
-def _signer(request: Request) -> Signer:
-    signer: Signer | None = getattr(request.app.state, "web_signer", None)
-    if signer is None:
-        signer = Signer(server_secret(_state(request).settings), SIGN_PURPOSE)
-        request.app.state.web_signer = signer
-    return signer
-
-
-def _cookie_path(request: Request) -> str:
-    # Behind a proxy that mounts voxgate under a prefix (uvicorn --root-path).
-    root: str = request.scope.get("root_path", "")
-    return root.rstrip("/") + COOKIE_PATH
-
-
 def _responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, Any]]:
     out = error_responses(*codes, **descriptions)
     if 401 in out:
@@ -99,27 +75,28 @@ def _responses(*codes: int, **descriptions: str) -> dict[int | str, dict[str, An
 
 def require_same_origin(request: Request) -> None:
     """FastAPI dependency: HTTP 403 for a request that may come from another site."""
-    if not request.headers.get(CSRF_HEADER):
-        raise HTTPException(403, f"the {CSRF_HEADER} header is required")
+    if not SESSION.has_csrf_header(request):
+        raise HTTPException(ForbiddenError.http_status, f"the {CSRF_HEADER} header is required")
     site = request.headers.get("sec-fetch-site")
     if site is not None and site != "same-origin":
-        raise HTTPException(403, "cross-site request refused")
+        raise HTTPException(ForbiddenError.http_status, "cross-site request refused")
 
 
 async def web_key(
     request: Request, cookie: Annotated[str | None, Security(cookie_scheme)]
 ) -> ApiKey:
     """FastAPI dependency: the live API key behind the session cookie, or HTTP 401."""
-    payload = _signer(request).unsign(cookie) if cookie else None
+    state = _state(request)
+    payload = SESSION.payload(state.signers.web_session, cookie)
     if payload is None:
-        raise HTTPException(401, "not logged in, or the session expired")
+        raise HTTPException(AuthError.http_status, "not logged in, or the session expired")
     key_id, tenant_id = payload.get("key"), payload.get("tenant")
     if isinstance(key_id, str) and isinstance(tenant_id, str):
-        for key in await _state(request).store.list_api_keys(tenant_id):
+        for key in await state.store.list_api_keys(tenant_id):
             if key.id == key_id and key.revoked_at is None:
                 request.state.web_expires = payload["exp"]
                 return key
-    raise HTTPException(401, "the API key of this session was revoked")
+    raise HTTPException(AuthError.http_status, "the API key of this session was revoked")
 
 
 WebKey = Annotated[ApiKey, Depends(web_key)]
@@ -131,10 +108,7 @@ SameOrigin = Depends(require_same_origin)
 
 @router.get("/", include_in_schema=False)
 async def index(request: Request) -> FileResponse:
-    host = request.url.netloc
-    csp = CSP.format(host=host) if _HOST.fullmatch(host) else CSP_SELF_ONLY
-    headers = {**PAGE_HEADERS, "Content-Security-Policy": csp}
-    return FileResponse(STATIC_DIR / "index.html", headers=headers)
+    return file_page(request, STATIC_DIR / "index.html", CSP)
 
 
 # --- session --------------------------------------------------------------------------------
@@ -183,20 +157,11 @@ async def login(body: WebLogin, request: Request, response: Response) -> WebSess
     try:
         key = await api_key_from(state.store, body.api_key)
     except AuthError as exc:
-        raise HTTPException(401, str(exc)) from None
+        raise HTTPException(exc.http_status, str(exc)) from None
+    payload = {"key": key.id, "tenant": key.tenant_id}
     ttl = state.settings.web_session_ttl_s
-    now = time.time()
-    value = _signer(request).sign({"key": key.id, "tenant": key.tenant_id}, ttl, now=now)
-    response.set_cookie(
-        COOKIE,
-        value,
-        max_age=ttl,
-        path=_cookie_path(request),
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
-    return _session_data(state, key, int(now + ttl))
+    expires = SESSION.issue(response, request, state.signers.web_session, payload, ttl)
+    return _session_data(state, key, expires)
 
 
 @router.get(
@@ -219,13 +184,7 @@ async def current_session(request: Request, key: WebKey) -> WebSessionResponse:
 async def logout(request: Request) -> Response:
     """Log out: clears the session cookie."""
     response = Response(status_code=204)
-    response.delete_cookie(
-        COOKIE,
-        path=_cookie_path(request),
-        secure=request.url.scheme == "https",
-        httponly=True,
-        samesite="strict",
-    )
+    SESSION.clear(response, request)
     return response
 
 
@@ -286,13 +245,16 @@ async def create_call(body: WebCallRequest, request: Request, key: WebKey) -> Re
     ``/atoms/v1/agent/connect?token=…`` with it within ``expires_in`` seconds."""
     state = _state(request)
     if state.draining or not state.ready:
-        raise HTTPException(503, "the server is loading models or draining; retry shortly")
+        raise HTTPException(
+            BusyError.http_status, "the server is loading models or draining; retry shortly"
+        )
     try:
         data = await issue_call_token(state, key, body.agent_id)
     except ForbiddenError as exc:
-        raise HTTPException(404, str(exc)) from None
+        # Unknown agents and other tenants' look the same here: not found.
+        raise HTTPException(NotFoundError.http_status, str(exc)) from None
     except SetupError as exc:
-        raise HTTPException(400, str(exc)) from None
+        raise HTTPException(exc.http_status, str(exc)) from None
     return RegisterCallResponse(data=data)
 
 
