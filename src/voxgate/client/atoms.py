@@ -18,7 +18,6 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,17 +28,21 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from voxgate.audio.pcm import Int16Array
 from voxgate.audio.resample import resample
+from voxgate.client.closing import ClosedOnExit
+from voxgate.errors import ClientError
 
 
-class AtomsConnectError(Exception):
+class AtomsConnectError(ClientError):
     """The server refused the session; ``code`` is the close code or HTTP status."""
+
+    code: int  # type: ignore[assignment]  # the server's answer, not an event code
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
 
 
-class AtomsClient:
+class AtomsClient(ClosedOnExit):
     """One realtime session. Create with :meth:`connect`; close with :meth:`close`."""
 
     def __init__(self, ws: ClientConnection, sample_rate: int, binary: bool) -> None:
@@ -95,17 +98,6 @@ class AtomsClient:
                 raise AtomsConnectError(ws.close_code or 0, msg or "session refused")
             client.session = first
         return client
-
-    async def __aenter__(self) -> AtomsClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def send(self, event: dict[str, Any]) -> None:
         data = json.dumps(event)
