@@ -15,6 +15,7 @@ from rich.markup import escape
 from voxgate.client import AtomsClient, MessagingClient, ReconnectPolicy
 from voxgate.client.urls import ws_base
 from voxgate.dialects.messaging import TYPING_STARTED
+from voxgate.events import Error, SessionEnded, Transcript, TranscriptDelta
 
 # -- chat over the Atoms socket --------------------------------------------------------
 
@@ -26,28 +27,28 @@ async def run_chat(*, url: str, key: str, agent: str, console: Console) -> None:
     replied = asyncio.Event()
 
     async def listen() -> None:
-        async for event in client.events():
-            kind = event.get("type")
-            if kind == "transcript.delta" and event.get("role") == "assistant":
-                text = str(event.get("text", ""))
-                if not shown["assistant"]:
-                    console.print("[bold]agent[/] ", end="")
-                console.print(escape(text[len(shown["assistant"]) :]), end="")
-                shown["assistant"] = text
-            elif kind == "transcript" and event.get("role") == "assistant":
-                text = str(event.get("text", ""))
-                if not shown["assistant"]:
-                    console.print("[bold]agent[/] ", end="")
-                console.print(escape(text[len(shown["assistant"]) :]))
-                shown["assistant"] = ""
-                replied.set()
-            elif kind == "error":
-                console.print(f"[red]error[/] {escape(str(event.get('message')))}")
-                replied.set()
-            elif kind == "session.closed":
-                console.print(f"[dim]the agent ended the chat ({event.get('reason')})[/]")
-                replied.set()
-                return
+        async for event in client.server_events():
+            match event:
+                case TranscriptDelta(role="assistant"):
+                    if not shown["assistant"]:
+                        console.print("[bold]agent[/] ", end="")
+                    console.print(escape(event.text[len(shown["assistant"]) :]), end="")
+                    shown["assistant"] = event.text
+                case Transcript(role="assistant"):
+                    if not shown["assistant"]:
+                        console.print("[bold]agent[/] ", end="")
+                    console.print(escape(event.text[len(shown["assistant"]) :]))
+                    shown["assistant"] = ""
+                    replied.set()
+                case Error():
+                    console.print(f"[red]error[/] {escape(event.message)}")
+                    replied.set()
+                case SessionEnded():
+                    console.print(f"[dim]the agent ended the chat ({event.reason})[/]")
+                    replied.set()
+                    return
+                case _:
+                    pass
 
     listener = asyncio.create_task(listen())
     try:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
@@ -420,12 +419,13 @@ class VoiceClient(ClosedOnExit):
         token = self._token if isinstance(self._token, str) else await self._token()
         if self.dialect == "datagrid":
             return f"{self.base_url}/ws/voice?{urlencode({'token': token})}"
-        query = {"token": token, "sample_rate": str(self.input_rate), "mode": "webcall"}
-        if self.agent_id:
-            query["agent_id"] = self.agent_id
-        if self.variables:
-            query["variables"] = json.dumps(self.variables)
-        return f"{self.base_url}/atoms/v1/agent/connect?{urlencode(query)}"
+        query = atoms.connect_query(
+            sample_rate=self.input_rate,
+            agent_id=self.agent_id,
+            variables=self.variables,
+            token=token,
+        )
+        return f"{self.base_url}{atoms.CONNECT_PATH}?{urlencode(query)}"
 
     async def _open(self) -> ClientConnection:
         """One handshake, up to the point where the session takes audio."""
