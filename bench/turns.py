@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -806,6 +806,62 @@ def fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
+VOICE_COLUMNS = (
+    "sessions",
+    "turns ok/all",
+    "p50",
+    "p95",
+    "max",
+    "endpointing",
+    "STT",
+    "agent text",
+    "TTS first audio",
+    "first byte",
+    "server v2v",
+)
+BARGE_IN_TITLE = "barge-in (ms; first chunk with speech sent → interruption received)"
+BARGE_IN_COLUMNS = ("sessions ok/all", "p50", "p95", "bytes after interruption", "replies")
+
+
+def report_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> Table:
+    """A report table: the ``server`` column (peer reports) left-aligned, numbers right."""
+    table = Table(title=title)
+    for name in columns:
+        table.add_column(name, justify="left" if name == "server" else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def voice_cells(s: dict[str, Any]) -> list[str]:
+    """A voice-to-voice summary's cells, in :data:`VOICE_COLUMNS` order."""
+    v, m = s["voice_to_voice_ms"], s["server_medians_ms"]
+    return [
+        str(s["concurrency"]),
+        f"{s['ok']}/{s['turns']}",
+        fmt(v["p50"]),
+        fmt(v["p95"]),
+        fmt(v["max"]),
+        fmt(m["endpointing_ms"]),
+        fmt(m["stt_ms"]),
+        fmt(m["agent_first_text_ms"]),
+        fmt(m["tts_first_audio_ms"]),
+        fmt(m["first_byte_ms"]),
+        fmt(m["voice_to_voice_ms"]),
+    ]
+
+
+def barge_in_cells(b: dict[str, Any]) -> list[str]:
+    """A barge-in summary's cells, in :data:`BARGE_IN_COLUMNS` order."""
+    return [
+        f"{b['ok']}/{b['sessions']}",
+        fmt(b["latency_ms"]["p50"]),
+        fmt(b["latency_ms"]["p95"]),
+        str(b["bytes_after_interruption"]),
+        str(b["replies_after_interruption"]),
+    ]
+
+
 def print_report(
     meta: dict[str, Any], voice: Sequence[dict[str, Any]], barge: dict[str, Any] | None
 ) -> None:
@@ -815,39 +871,11 @@ def print_report(
         f"{meta['cpu_model']} — {meta['platform']} — server: {meta['server']}"
     )
     if voice:
-        table = Table(
-            title="voice-to-voice (ms; client: last speech chunk sent → first reply audio; "
+        title = (
+            "voice-to-voice (ms; client: last speech chunk sent → first reply audio; "
             "breakdown: server medians)"
         )
-        for name in (
-            "sessions",
-            "turns ok/all",
-            "p50",
-            "p95",
-            "max",
-            "endpointing",
-            "STT",
-            "agent text",
-            "TTS first audio",
-            "first byte",
-            "server v2v",
-        ):
-            table.add_column(name, justify="right")
-        for s in voice:
-            v, m = s["voice_to_voice_ms"], s["server_medians_ms"]
-            table.add_row(
-                str(s["concurrency"]),
-                f"{s['ok']}/{s['turns']}",
-                fmt(v["p50"]),
-                fmt(v["p95"]),
-                fmt(v["max"]),
-                fmt(m["endpointing_ms"]),
-                fmt(m["stt_ms"]),
-                fmt(m["agent_first_text_ms"]),
-                fmt(m["tts_first_audio_ms"]),
-                fmt(m["first_byte_ms"]),
-                fmt(m["voice_to_voice_ms"]),
-            )
+        table = report_table(title, VOICE_COLUMNS, [voice_cells(s) for s in voice])
         out.print(table)
         for s in voice:
             out.print(
@@ -859,16 +887,7 @@ def print_report(
                 + ("" if meta["server"].startswith("own") else " (clocks of two hosts)")
             )
     if barge is not None:
-        table = Table(title="barge-in (ms; first chunk with speech sent → interruption received)")
-        for name in ("sessions ok/all", "p50", "p95", "bytes after interruption", "replies"):
-            table.add_column(name, justify="right")
-        table.add_row(
-            f"{barge['ok']}/{barge['sessions']}",
-            fmt(barge["latency_ms"]["p50"]),
-            fmt(barge["latency_ms"]["p95"]),
-            str(barge["bytes_after_interruption"]),
-            str(barge["replies_after_interruption"]),
-        )
+        table = report_table(BARGE_IN_TITLE, BARGE_IN_COLUMNS, [barge_in_cells(barge)])
         out.print(table)
         out.print(
             "  greeting audio received ahead of real time when interrupted (median): "
@@ -1005,44 +1024,22 @@ def print_peer_report(
     )
     ratio_column = f"p50 voxgate/{peer}"
     if voice or peer_voice:
-        table = Table(
-            title="voice-to-voice (ms; client: last speech chunk sent → first reply audio; "
+        title = (
+            "voice-to-voice (ms; client: last speech chunk sent → first reply audio; "
             "breakdown: server medians, voxgate only)"
         )
-        for name in (
-            "server",
-            "sessions",
-            "turns ok/all",
-            "p50",
-            "p95",
-            "max",
-            "endpointing",
-            "STT",
-            "agent text",
-            "TTS first audio",
-            "first byte",
-            "server v2v",
-            ratio_column,
-        ):
-            table.add_column(name, justify="left" if name == "server" else "right")
-        for ours, theirs in zip(voice, peer_voice, strict=True):
-            for label, s in (("voxgate", ours), (peer, theirs)):
-                v, m = s["voice_to_voice_ms"], s["server_medians_ms"]
-                table.add_row(
-                    label,
-                    str(s["concurrency"]),
-                    f"{s['ok']}/{s['turns']}",
-                    fmt(v["p50"]),
-                    fmt(v["p95"]),
-                    fmt(v["max"]),
-                    fmt(m["endpointing_ms"]),
-                    fmt(m["stt_ms"]),
-                    fmt(m["agent_first_text_ms"]),
-                    fmt(m["tts_first_audio_ms"]),
-                    fmt(m["first_byte_ms"]),
-                    fmt(m["voice_to_voice_ms"]),
-                    "" if s is ours else _ratio(ours["voice_to_voice_ms"]["p50"], v["p50"]),
-                )
+        rows = [
+            [
+                label,
+                *voice_cells(s),
+                ""
+                if s is ours
+                else _ratio(ours["voice_to_voice_ms"]["p50"], s["voice_to_voice_ms"]["p50"]),
+            ]
+            for ours, theirs in zip(voice, peer_voice, strict=True)
+            for label, s in (("voxgate", ours), (peer, theirs))
+        ]
+        table = report_table(title, ("server", *VOICE_COLUMNS, ratio_column), rows)
         out.print(table)
         for ours, theirs in zip(voice, peer_voice, strict=True):
             for label, s in (("voxgate", ours), (peer, theirs)):
@@ -1059,33 +1056,20 @@ def print_peer_report(
                     )
                 )
     if barge is not None or peer_barge is not None:
-        table = Table(title="barge-in (ms; first chunk with speech sent → interruption received)")
-        for name in (
-            "server",
-            "sessions ok/all",
-            "p50",
-            "p95",
-            "bytes after interruption",
-            "replies",
-            "greeting ahead of real time",
-            ratio_column,
-        ):
-            table.add_column(name, justify="left" if name == "server" else "right")
-        for label, b in (("voxgate", barge), (peer, peer_barge)):
-            if b is None:
-                continue
-            table.add_row(
+        rows = [
+            [
                 label,
-                f"{b['ok']}/{b['sessions']}",
-                fmt(b["latency_ms"]["p50"]),
-                fmt(b["latency_ms"]["p95"]),
-                str(b["bytes_after_interruption"]),
-                str(b["replies_after_interruption"]),
+                *barge_in_cells(b),
                 fmt(b["unplayed_ms_at_interruption_p50"]),
                 ""
                 if b is barge or barge is None
                 else _ratio(barge["latency_ms"]["p50"], b["latency_ms"]["p50"]),
-            )
+            ]
+            for label, b in (("voxgate", barge), (peer, peer_barge))
+            if b is not None
+        ]
+        columns = ("server", *BARGE_IN_COLUMNS, "greeting ahead of real time", ratio_column)
+        table = report_table(BARGE_IN_TITLE, columns, rows)
         out.print(table)
         out.print(
             "  greeting ahead of real time: greeting audio received but not yet playable "

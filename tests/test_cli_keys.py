@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from voxgate.cli import main
+from voxgate.cli.main import main
 from voxgate.store import ApiKey, Store
 
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 import pytest
 from click.testing import CliRunner, Result
 
-from voxgate.cli import main
+from voxgate.cli.main import main
 from voxgate.store import Connector, ConsoleUser, Store
 
 T = TypeVar("T")

@@ -1,5 +1,5 @@
 """``python -m voxgate`` runs the CLI."""
 
-from voxgate.cli import main
+from voxgate.cli.main import main
 
 main()

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from voxgate.audio.pcm import rms_dbfs
 from voxgate.audio.wav import read_wav
-from voxgate.cli import main
+from voxgate.cli.main import main
 from voxgate.client import AtomsClient
 
 from .conftest import SPEECH_DIR, RunningServer

@@ -7,18 +7,20 @@
         async for event in c.events():
             ...
 
-Events are the protocol's JSON objects as dicts (``event["type"]``, ...).
+It speaks through :mod:`voxgate.dialects.atoms`: :meth:`AtomsClient.server_events` yields
+the decoded events (:mod:`voxgate.events`); :meth:`AtomsClient.recv` and
+:meth:`AtomsClient.events` give the protocol's raw JSON objects as dicts, for protocol
+tests and benchmarks that look at the wire itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,17 +31,37 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from voxgate.audio.pcm import Int16Array
 from voxgate.audio.resample import resample
+from voxgate.client.closing import ClosedOnExit
+from voxgate.dialects import atoms
+from voxgate.errors import ClientError, InvalidEvent
+from voxgate.events import (
+    AgentAudio,
+    AgentTalking,
+    AudioIn,
+    ClientEvent,
+    CloseRequested,
+    Error,
+    ServerEvent,
+    SessionEnded,
+    SessionStarted,
+    TextIn,
+    Transcript,
+)
+
+log = logging.getLogger(__name__)
 
 
-class AtomsConnectError(Exception):
+class AtomsConnectError(ClientError):
     """The server refused the session; ``code`` is the close code or HTTP status."""
+
+    code: int  # type: ignore[assignment]  # the server's answer, not an event code
 
     def __init__(self, code: int, message: str) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
 
 
-class AtomsClient:
+class AtomsClient(ClosedOnExit):
     """One realtime session. Create with :meth:`connect`; close with :meth:`close`."""
 
     def __init__(self, ws: ClientConnection, sample_rate: int, binary: bool) -> None:
@@ -47,6 +69,9 @@ class AtomsClient:
         self.sample_rate = sample_rate
         self.binary = binary
         self.session: dict[str, Any] = {}
+        """The raw ``session.created`` object (after :meth:`connect` with ``wait_created``)."""
+        self.started: SessionStarted | None = None
+        """The same, decoded."""
 
     @classmethod
     async def connect(
@@ -65,17 +90,15 @@ class AtomsClient:
     ) -> AtomsClient:
         """Open a session. With ``wait_created``, waits for ``session.created`` and raises
         :class:`AtomsConnectError` if the server refuses (close 4xxx or HTTP status)."""
-        query: dict[str, str] = {"mode": mode, "sample_rate": str(sample_rate)}
-        if agent_id:
-            query["agent_id"] = agent_id
-        if variables:
-            query["variables"] = json.dumps(variables)
-        headers = {}
-        if token_in_header:
-            headers["Authorization"] = f"Bearer {token}"
-        else:
-            query["token"] = token
-        url = f"{base_url.rstrip('/')}/atoms/v1/agent/connect?{urlencode(query)}"
+        headers = {"Authorization": f"Bearer {token}"} if token_in_header else {}
+        query = atoms.connect_query(
+            mode=mode,
+            sample_rate=sample_rate,
+            agent_id=agent_id,
+            variables=variables,
+            token=None if token_in_header else token,
+        )
+        url = f"{base_url.rstrip('/')}{atoms.CONNECT_PATH}?{urlencode(query)}"
         try:
             ws = await websockets.connect(
                 url, additional_headers=headers, open_timeout=open_timeout, max_size=None
@@ -84,45 +107,44 @@ class AtomsClient:
             raise AtomsConnectError(exc.response.status_code, "handshake refused") from None
         client = cls(ws, sample_rate, binary)
         if wait_created:
-            first = await client.recv()
-            if first is None or first.get("type") != "session.created":
-                msg = first.get("message", "") if first else ""
+            try:
+                first = await ws.recv()
+            except ConnectionClosed:
+                first = None
+            started = _decoded(first)
+            if not isinstance(started, SessionStarted):
+                message = started.message if isinstance(started, Error) else ""
                 with contextlib.suppress(ConnectionClosed, TimeoutError):
                     async with asyncio.timeout(5):
                         while True:  # the server closes right after its error event
                             await ws.recv()
                 await ws.close()
-                raise AtomsConnectError(ws.close_code or 0, msg or "session refused")
-            client.session = first
+                raise AtomsConnectError(ws.close_code or 0, message or "session refused")
+            assert first is not None
+            client.session = json.loads(first)
+            client.started = started
         return client
 
-    async def __aenter__(self) -> AtomsClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
     async def send(self, event: dict[str, Any]) -> None:
-        data = json.dumps(event)
+        """Send a raw protocol object (protocol tests); the methods below encode events."""
+        await self._send_frame(json.dumps(event))
+
+    async def send_event(self, event: ClientEvent) -> None:
+        await self._send_frame(atoms.encode_client(event))
+
+    async def _send_frame(self, data: str) -> None:
         await self.ws.send(data.encode() if self.binary else data)
 
     async def send_audio(self, pcm: bytes) -> None:
         """Send PCM16LE mono at the session rate."""
-        await self.send(
-            {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
-        )
+        await self.send_event(AudioIn(pcm=pcm))
 
     async def send_text(self, text: str) -> None:
-        await self.send({"type": "input_text.send", "text": text})
+        await self.send_event(TextIn(text=text))
 
     async def close_session(self) -> None:
         """Ask the server to end the session (it answers ``session.closed``)."""
-        await self.send({"type": "session.close"})
+        await self.send_event(CloseRequested())
 
     async def recv(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The next event, or ``None`` once the socket is closed."""
@@ -135,8 +157,21 @@ class AtomsClient:
         return event
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """The raw protocol objects until the socket closes."""
         while (event := await self.recv()) is not None:
             yield event
+
+    async def server_events(self) -> AsyncIterator[ServerEvent]:
+        """The decoded events until the socket closes; frames that are not the protocol
+        (another server's extensions) are logged and skipped."""
+        try:
+            async for frame in self.ws:
+                try:
+                    yield atoms.decode_server(frame)
+                except InvalidEvent as exc:
+                    log.warning("ignoring a server message: %s", exc)
+        except ConnectionClosed:
+            return
 
     async def stream(
         self, samples: Int16Array, *, chunk_ms: float = 20.0, realtime: bool = True
@@ -156,12 +191,22 @@ class AtomsClient:
         await self.ws.close()
 
 
+def _decoded(frame: str | bytes | None) -> ServerEvent | None:
+    """A frame decoded (``None`` for no frame, or one that is not the protocol)."""
+    if frame is None:
+        return None
+    try:
+        return atoms.decode_server(frame)
+    except InvalidEvent:
+        return None
+
+
 @dataclass
 class TalkResult:
     user_text: str = ""
     agent_text: str = ""
     agent_audio: bytearray = field(default_factory=bytearray)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[ServerEvent] = field(default_factory=list)
 
 
 async def talk(
@@ -182,26 +227,28 @@ async def talk(
     said = asyncio.Event()
 
     async def listen() -> None:
-        async for event in client.events():
+        async for event in client.server_events():
             result.events.append(event)
-            kind = event.get("type")
-            if kind == "agent_start_talking" and not said.is_set():
-                greeting_started.set()
-            elif kind == "agent_stop_talking":
-                if not said.is_set():
-                    greeting_done.set()
-                elif result.user_text:
+            match event:
+                case AgentTalking(talking=True) if not said.is_set():
+                    greeting_started.set()
+                case AgentTalking(talking=False):
+                    if not said.is_set():
+                        greeting_done.set()
+                    elif result.user_text:
+                        reply_done.set()
+                        return
+                case Transcript(role="user"):
+                    result.user_text = event.text
+                case Transcript(role="assistant") if said.is_set():
+                    result.agent_text = event.text
+                case AgentAudio() if said.is_set() and result.user_text:
+                    result.agent_audio += event.pcm
+                case SessionEnded():
                     reply_done.set()
                     return
-            elif kind == "transcript" and event.get("role") == "user":
-                result.user_text = event["text"]
-            elif kind == "transcript" and event.get("role") == "assistant" and said.is_set():
-                result.agent_text = event["text"]
-            elif kind == "output_audio.delta" and said.is_set() and result.user_text:
-                result.agent_audio += base64.b64decode(event["audio"])
-            elif kind == "session.closed":
-                reply_done.set()
-                return
+                case _:
+                    pass
 
     async def speak() -> None:
         if wait_greeting:

@@ -22,11 +22,12 @@ import numpy as np
 from voxgate.audio.pcm import Int16Array
 from voxgate.audio.wav import read_wav
 from voxgate.client.playback import JitterBuffer, to_int16
+from voxgate.errors import ClientError
 
 BLOCK_MS = 20.0
 
 
-class AudioDeviceError(RuntimeError):
+class AudioDeviceError(ClientError, RuntimeError):
     """No usable audio device, or the ``client-audio`` extra / PortAudio is missing."""
 
 

@@ -27,7 +27,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,10 +36,12 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from voxgate.client.backoff import ReconnectPolicy, is_transient
+from voxgate.client.closing import ClosedOnExit
 from voxgate.client.events import Connected, Failed, Reconnected, Reconnecting
+from voxgate.client.reconnect import ConnectFailed, reconnect_loop
 from voxgate.client.urls import server_base
 from voxgate.dialects import messaging as wire
-from voxgate.errors import InvalidEvent
+from voxgate.errors import ClientError, InvalidEvent
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ MESSAGING_RECONNECT = ReconnectPolicy(initial_s=1.0, maximum_s=30.0)
 AGENT_MESSAGES = frozenset({"POLY_AGENT_MESSAGE", "POLY_AGENT_MESSAGE_CHUNK", "LIVE_AGENT_MESSAGE"})
 
 
-class MessagingError(Exception):
+class MessagingError(ClientError):
     """The messaging API refused: ``status`` is the HTTP status (or close code)."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
@@ -71,7 +72,7 @@ class ChatMessage:
     chunks: dict[int, str] = field(default_factory=dict)
 
 
-class MessagingClient:
+class MessagingClient(ClosedOnExit):
     """One messaging session. Use as an async context manager."""
 
     def __init__(
@@ -119,20 +120,10 @@ class MessagingClient:
         self._closing = False
         self._new_session = session_id is None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._renewed = False
+        """Whether the access token was renewed since the last connection (once only)."""
 
     # --- lifecycle ------------------------------------------------------------------------
-
-    async def __aenter__(self) -> MessagingClient:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def start(self) -> None:
         """Authenticate, create (or continue) the session and connect. Raises
@@ -319,74 +310,52 @@ class MessagingClient:
         return session_id
 
     async def _run(self) -> None:
-        attempt = 0
-        lost: str | None = None
-        ever = False
-        refreshed = False
         try:
-            while not self._closing:
-                if lost is not None:
-                    if self.policy.gives_up(attempt):
-                        self._fail(f"gave up reconnecting after {attempt} attempts: {lost}")
-                        return
-                    delay = self.policy.delay(attempt)
-                    attempt += 1
-                    self._client_event(Reconnecting(attempt=attempt, delay_s=delay, reason=lost))
-                    await asyncio.sleep(delay)
-                try:
-                    ws = await self._open()
-                except InvalidStatus as exc:
-                    status = exc.response.status_code
-                    if status == 401 and not refreshed:  # the access token expired: renew
-                        refreshed = True
-                        try:
-                            self._access_token = await self._fetch_access_token()
-                        except MessagingError as refusal:
-                            self._fail(refusal.message, refusal.status)
-                            return
-                        lost = "access token renewed"
-                        continue
-                    if status == 429 or is_transient(http_status=status):
-                        lost = f"HTTP {status}"
-                        continue
-                    self._fail(f"the server refused the connection: HTTP {status}", status)
-                    return
-                except (OSError, TimeoutError, InvalidHandshake) as exc:
-                    lost = f"cannot reach the server: {exc or type(exc).__name__}"
-                    continue
-                self._ws = ws
-                self._connected.set()
-                assert self.session_id is not None
-                self._client_event(
-                    Connected(session_id=self.session_id, call_id="", input_rate=0, output_rate=0)
-                )
-                if ever:
-                    self._client_event(
-                        Reconnected(attempt=attempt, session_id=self.session_id, call_id="")
-                    )
-                ever, attempt, refreshed = True, 0, False
-                heartbeat = asyncio.create_task(self._heartbeat(ws))
-                try:
-                    await self._after_connect(ws)
-                    code = await self._read(ws)
-                finally:
-                    heartbeat.cancel()
-                self._ws = None
-                self._connected.clear()
-                if self._closing or self.ended is not None:
-                    return
-                if not is_transient(close_code=code):
-                    self._fail(f"the server closed the session ({code})", code)
-                    return
-                lost = f"connection lost ({code or 'no close frame'})"
+            await reconnect_loop(
+                self.policy,
+                connect=self._open,
+                serve=self._serve,
+                announce=self._client_event,
+                fail=self._fail,
+                closing=lambda: self._closing,
+            )
         finally:
             self._finish()
+
+    async def _serve(self, ws: ClientConnection, attempt: int | None) -> str | None:
+        """One connection until it drops: why it was lost, or ``None`` if the session is
+        over (or closed)."""
+        self._ws = ws
+        self._connected.set()
+        assert self.session_id is not None
+        self._client_event(
+            Connected(session_id=self.session_id, call_id="", input_rate=0, output_rate=0)
+        )
+        if attempt is not None:
+            self._client_event(Reconnected(attempt=attempt, session_id=self.session_id, call_id=""))
+        self._renewed = False
+        heartbeat = asyncio.create_task(self._heartbeat(ws))
+        try:
+            await self._after_connect(ws)
+            code = await self._read(ws)
+        finally:
+            heartbeat.cancel()
+        self._ws = None
+        self._connected.clear()
+        if self._closing or self.ended is not None:
+            return None
+        if not is_transient(close_code=code):
+            self._fail(f"the server closed the session ({code})", code)
+            return None
+        return f"connection lost ({code or 'no close frame'})"
 
     def _fail(self, reason: str, code: int | None = None) -> None:
         self.failure = Failed(reason=reason, code=code)
         self._client_event(self.failure)
 
     async def _open(self) -> ClientConnection:
+        """One handshake. Raises ConnectFailed: transient on network errors, 429 and 5xx,
+        and once after renewing an expired access token (401)."""
         query = urlencode(
             {
                 "session_id": self.session_id or "",
@@ -395,11 +364,29 @@ class MessagingClient:
             }
         )
         self.handshakes += 1
-        return await websockets.connect(
-            f"{self.ws_url}/ws?{query}",
-            open_timeout=self.open_timeout,
-            max_size=wire.MAX_MESSAGE_BYTES * 64,  # replays come in one batch
-        )
+        try:
+            return await websockets.connect(
+                f"{self.ws_url}/ws?{query}",
+                open_timeout=self.open_timeout,
+                max_size=wire.MAX_MESSAGE_BYTES * 64,  # replays come in one batch
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status == 401 and not self._renewed:  # the access token expired: renew
+                self._renewed = True
+                try:
+                    self._access_token = await self._fetch_access_token()
+                except MessagingError as refusal:
+                    raise ConnectFailed(refusal.message, refusal.status, transient=False) from None
+                raise ConnectFailed("access token renewed", None, transient=True) from None
+            if status == 429 or is_transient(http_status=status):
+                raise ConnectFailed(f"HTTP {status}", status, transient=True) from None
+            raise ConnectFailed(
+                f"the server refused the connection: HTTP {status}", status, transient=False
+            ) from None
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            reason = f"cannot reach the server: {exc or type(exc).__name__}"
+            raise ConnectFailed(reason, None, transient=True) from None
 
     async def _after_connect(self, ws: ClientConnection) -> None:
         if self._new_session:

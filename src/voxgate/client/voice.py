@@ -22,10 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from types import TracebackType
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
@@ -36,19 +34,20 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from voxgate.audio.pcm import SUPPORTED_RATES, bytes_to_int16
 from voxgate.client.backoff import ReconnectPolicy, is_transient
+from voxgate.client.closing import ClosedOnExit
 from voxgate.client.events import (
     ClientSideEvent,
     Connected,
     Failed,
     PlaybackFlushed,
     Reconnected,
-    Reconnecting,
 )
 from voxgate.client.media import AudioSink, AudioSource, NullSink
 from voxgate.client.playback import CaptureResampler, JitterBuffer, to_int16
+from voxgate.client.reconnect import ConnectFailed, reconnect_loop
 from voxgate.client.urls import ws_base
 from voxgate.dialects import atoms, datagrid
-from voxgate.errors import InvalidEvent
+from voxgate.errors import ClientError, InvalidEvent
 from voxgate.events import (
     AgentAudio,
     AgentTalking,
@@ -81,8 +80,10 @@ E = TypeVar("E")
 CLOSE_TIMEOUT_S = 5.0
 
 
-class VoiceConnectError(Exception):
+class VoiceConnectError(ClientError):
     """The call could not be set up: ``code`` is the close code or HTTP status, if any."""
+
+    code: int | None  # type: ignore[assignment]  # the server's answer, not an event code
 
     def __init__(self, message: str, code: int | None = None) -> None:
         super().__init__(message if code is None else f"{message} ({code})")
@@ -90,15 +91,7 @@ class VoiceConnectError(Exception):
         self.message = message
 
 
-class _Refused(Exception):
-    def __init__(self, message: str, code: int | None, transient: bool) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.transient = transient
-
-
-class VoiceClient:
+class VoiceClient(ClosedOnExit):
     """One voice call. Use as an async context manager (or :meth:`start` / :meth:`close`)."""
 
     def __init__(
@@ -168,18 +161,6 @@ class VoiceClient:
         """Microphone audio not sent: while paused or disconnected."""
 
     # --- lifecycle ------------------------------------------------------------------------
-
-    async def __aenter__(self) -> VoiceClient:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def start(self) -> None:
         """Connect (retrying transient failures per the policy) and start playback.
@@ -378,62 +359,49 @@ class VoiceClient:
     # --- connection -----------------------------------------------------------------------
 
     async def _run(self) -> None:
-        attempt = 0  # failed reconnects in a row
-        lost: str | None = None  # why the last connection (attempt) ended
-        ever_connected = False
         try:
-            while not self._closing:
-                if lost is not None:
-                    if self.policy.gives_up(attempt):
-                        self._fail(f"gave up reconnecting after {attempt} attempts: {lost}")
-                        return
-                    delay = self.policy.delay(attempt)
-                    attempt += 1
-                    self._emit(Reconnecting(attempt=attempt, delay_s=delay, reason=lost))
-                    await asyncio.sleep(delay)
-                try:
-                    ws = await self._open()
-                except _Refused as refused:
-                    if not refused.transient:
-                        self._fail(refused.message, refused.code)
-                        return
-                    lost = refused.message
-                    continue
-                self._ws = ws
-                assert self.session_id is not None and self.call_id is not None
-                self._connected.set()
-                self._emit(
-                    Connected(
-                        session_id=self.session_id,
-                        call_id=self.call_id,
-                        input_rate=self.input_rate,
-                        output_rate=self.output_rate,
-                    )
-                )
-                if ever_connected:
-                    self._emit(
-                        Reconnected(
-                            attempt=attempt, session_id=self.session_id, call_id=self.call_id
-                        )
-                    )
-                ever_connected = True
-                attempt = 0
-                await self._after_connect(ws)
-                code, reason = await self._read(ws)
-                self._ws = None
-                self._connected.clear()
-                self.agent_talking = False
-                if self._closing:
-                    return
-                if self.ended is not None and self.ended.reason != "server_shutdown":
-                    return  # the call is over
-                self.ended = None
-                if not is_transient(close_code=code):
-                    self._fail(f"the server closed the call: {reason or code}", code)
-                    return
-                lost = f"connection lost ({code or 'no close frame'})"
+            await reconnect_loop(
+                self.policy,
+                connect=self._open,
+                serve=self._serve,
+                announce=self._emit,
+                fail=self._fail,
+                closing=lambda: self._closing,
+            )
         finally:
             self._finish()
+
+    async def _serve(self, ws: ClientConnection, attempt: int | None) -> str | None:
+        """One connection until it drops: why it was lost, or ``None`` if the call is over."""
+        self._ws = ws
+        assert self.session_id is not None and self.call_id is not None
+        self._connected.set()
+        self._emit(
+            Connected(
+                session_id=self.session_id,
+                call_id=self.call_id,
+                input_rate=self.input_rate,
+                output_rate=self.output_rate,
+            )
+        )
+        if attempt is not None:
+            self._emit(
+                Reconnected(attempt=attempt, session_id=self.session_id, call_id=self.call_id)
+            )
+        await self._after_connect(ws)
+        code, reason = await self._read(ws)
+        self._ws = None
+        self._connected.clear()
+        self.agent_talking = False
+        if self._closing:
+            return None
+        if self.ended is not None and self.ended.reason != "server_shutdown":
+            return None  # the call is over
+        self.ended = None
+        if not is_transient(close_code=code):
+            self._fail(f"the server closed the call: {reason or code}", code)
+            return None
+        return f"connection lost ({code or 'no close frame'})"
 
     def _fail(self, reason: str, code: int | None = None) -> None:
         self.failure = Failed(reason=reason, code=code)
@@ -451,12 +419,13 @@ class VoiceClient:
         token = self._token if isinstance(self._token, str) else await self._token()
         if self.dialect == "datagrid":
             return f"{self.base_url}/ws/voice?{urlencode({'token': token})}"
-        query = {"token": token, "sample_rate": str(self.input_rate), "mode": "webcall"}
-        if self.agent_id:
-            query["agent_id"] = self.agent_id
-        if self.variables:
-            query["variables"] = json.dumps(self.variables)
-        return f"{self.base_url}/atoms/v1/agent/connect?{urlencode(query)}"
+        query = atoms.connect_query(
+            sample_rate=self.input_rate,
+            agent_id=self.agent_id,
+            variables=self.variables,
+            token=token,
+        )
+        return f"{self.base_url}{atoms.CONNECT_PATH}?{urlencode(query)}"
 
     async def _open(self) -> ClientConnection:
         """One handshake, up to the point where the session takes audio."""
@@ -466,32 +435,36 @@ class VoiceClient:
             ws = await websockets.connect(url, open_timeout=self.open_timeout, max_size=None)
         except InvalidStatus as exc:
             status = exc.response.status_code
-            raise _Refused(
+            raise ConnectFailed(
                 f"the server refused the connection: HTTP {status}",
                 status,
-                is_transient(http_status=status),
+                transient=is_transient(http_status=status),
             ) from None
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             reason = f"cannot reach the server: {exc or type(exc).__name__}"
-            raise _Refused(reason, None, True) from None
+            raise ConnectFailed(reason, None, transient=True) from None
         try:
             async with asyncio.timeout(self.open_timeout):
                 await self._handshake(ws)
-        except _Refused:
+        except ConnectFailed:
             await ws.close()
             raise
         except InvalidEvent as exc:  # not the protocol we speak: a wrong URL or dialect
             await ws.close()
-            raise _Refused(f"unexpected message from the server: {exc}", None, False) from None
+            raise ConnectFailed(
+                f"unexpected message from the server: {exc}", None, transient=False
+            ) from None
         except TimeoutError:
             await ws.close()
-            raise _Refused("the server did not start the session in time", None, True) from None
+            raise ConnectFailed(
+                "the server did not start the session in time", None, transient=True
+            ) from None
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else None
-            raise _Refused(
+            raise ConnectFailed(
                 f"closed during setup: {exc.rcvd.reason if exc.rcvd else 'no close frame'}",
                 code,
-                is_transient(close_code=code),
+                transient=is_transient(close_code=code),
             ) from None
         return ws
 
@@ -532,7 +505,9 @@ class VoiceClient:
         close_code = ws.close_code if ws.close_code not in (None, 1006) else None
         if close_code is None:
             close_code = {401: 4401, 403: 4403}.get(code or 0, 4000)
-        raise _Refused(f"refused: {error.message}", close_code, is_transient(close_code=close_code))
+        raise ConnectFailed(
+            f"refused: {error.message}", close_code, transient=is_transient(close_code=close_code)
+        )
 
     async def _read(self, ws: ClientConnection) -> tuple[int | None, str]:
         """Dispatch events until the socket closes; returns its close code and reason

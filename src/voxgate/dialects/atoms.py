@@ -357,3 +357,29 @@ def decode_server(frame: str | bytes) -> ServerEvent:
             return Error(code=_field(msg, "code", kind), message=_field(msg, "message", kind))
         case _:
             raise InvalidEvent(f"unknown event type {kind[:64]!r}")
+
+
+# --- client side: the connect URL ------------------------------------------------------
+
+CONNECT_PATH = "/atoms/v1/agent/connect"
+
+
+def connect_query(
+    *,
+    mode: str = "webcall",
+    sample_rate: int = DEFAULT_SAMPLE_RATE,
+    agent_id: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    token: str | None = None,
+) -> dict[str, str]:
+    """The connect URL's query; :func:`parse_connect_params` reads it back. Values are not
+    checked (a client may ask for what the server refuses). Without ``token`` the caller
+    sends it in an ``Authorization: Bearer`` header."""
+    query = {"mode": mode, "sample_rate": str(sample_rate)}
+    if agent_id:
+        query["agent_id"] = agent_id
+    if variables:
+        query["variables"] = json.dumps(variables)
+    if token is not None:
+        query["token"] = token
+    return query
