@@ -11,12 +11,9 @@ from fastapi import WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from voxgate.conversation.engine import Conversation
-from voxgate.errors import InvalidEvent
+from voxgate.errors import CloseCode, InvalidEvent
 from voxgate.events import ClientEvent, Error, ServerEvent
 from voxgate.server.state import ServerState
-
-CLOSE_NORMAL = 1000
-CLOSE_SERVICE_RESTART = 1012
 
 
 async def serve(
@@ -89,6 +86,10 @@ async def pump(
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, Exception):
                 await task
         if ws.client_state is WebSocketState.CONNECTED:
-            code = CLOSE_SERVICE_RESTART if conv.end_reason == "server_shutdown" else CLOSE_NORMAL
+            code = (
+                CloseCode.SERVICE_RESTART
+                if conv.end_reason == "server_shutdown"
+                else CloseCode.NORMAL
+            )
             with contextlib.suppress(Exception):
                 await ws.close(code)
